@@ -1,0 +1,408 @@
+package main
+
+// End-to-end tests: the real binary, started as a user would start it,
+// against fake upstreams on loopback, driven by the official OpenAI Go SDK.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/switchboard-gw/switchboard/internal/provider/providertest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchboard-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const masterKey = "sk-e2e-7d3f9a1c5e2b4f608a1d"
+
+// gateway is a running switchboard process.
+type gateway struct {
+	cmd  *exec.Cmd
+	url  string
+	logs *syncBuffer
+	done chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+var servingAddr = regexp.MustCompile(`switchboard is serving.*addr=(\S+)`)
+
+// start runs the binary on config (YAML text) with extra args and env, and
+// waits until it serves.
+func start(t *testing.T, config string, args []string, env ...string) *gateway {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, append([]string{"--config", path, "--port", "0", "--host", "127.0.0.1"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	g := &gateway{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	pr, pw := io.Pipe()
+	cmd.Stderr = io.MultiWriter(g.logs, pw)
+	cmd.Stdout = g.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { g.done <- cmd.Wait(); pw.Close() }()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case a := <-addr:
+		g.url = "http://" + a
+	case err := <-g.done:
+		t.Fatalf("gateway exited before serving: %v\n%s", err, g.logs)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("gateway did not start:\n%s", g.logs)
+	}
+	t.Cleanup(func() {
+		if g.cmd.ProcessState == nil {
+			_ = g.cmd.Process.Kill()
+			<-g.done
+		}
+		if t.Failed() {
+			t.Logf("gateway logs:\n%s", g.logs)
+		}
+	})
+	return g
+}
+
+func (g *gateway) client(key string) openai.Client {
+	return openai.NewClient(option.WithBaseURL(g.url+"/v1"), option.WithAPIKey(key), option.WithMaxRetries(0))
+}
+
+func upstreamConfig(upURL string) string {
+	return fmt.Sprintf(`model_list:
+  - model_name: gpt-test
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: %s/v1
+      api_key: sk-upstream-e2e-secret-000
+  - model_name: demo
+    litellm_params:
+      model: mock/demo
+      mock_response: "Hello from the mock."
+general_settings:
+  master_key: %s
+`, upURL, masterKey)
+}
+
+func chunk(content, finish string) string {
+	f := "null"
+	if finish != "" {
+		f = `"` + finish + `"`
+	}
+	delta := `{}`
+	if content != "" {
+		delta = fmt.Sprintf(`{"content":%q}`, content)
+	}
+	return fmt.Sprintf("data: {\"id\":\"chatcmpl-e2e\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":%s,\"logprobs\":null,\"finish_reason\":%s}],\"usage\":null}\n\n", delta, f)
+}
+
+const usageChunk = "data: {\"id\":\"chatcmpl-e2e\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}\n\n"
+
+func streamEvents() [][]byte {
+	var evs [][]byte
+	for _, s := range []string{chunk("Hel", ""), chunk("lo", ""), chunk("!", ""), chunk("", "stop"), usageChunk, "data: [DONE]\n\n"} {
+		evs = append(evs, []byte(s))
+	}
+	return evs
+}
+
+func TestChatThroughSDK(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Body: []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`)})
+	g := start(t, upstreamConfig(up.URL), nil)
+	c := g.client(masterKey)
+	ctx := context.Background()
+
+	res, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-test", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Choices[0].Message.Content != "Hi there" || res.Usage.TotalTokens != 7 {
+		t.Errorf("unexpected answer %+v", res)
+	}
+	got := up.Requests()[0]
+	if got.Header.Get("Authorization") != "Bearer sk-upstream-e2e-secret-000" {
+		t.Errorf("upstream auth header = %q", got.Header.Get("Authorization"))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(got.Body, &body); err != nil || body["model"] != "gpt-4o-mini" {
+		t.Errorf("upstream body = %s", got.Body)
+	}
+
+	// The mock answers without any upstream.
+	res, err = c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "demo", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	if err != nil || res.Choices[0].Message.Content != "Hello from the mock." {
+		t.Fatalf("mock: %v %+v", err, res)
+	}
+
+	models, err := c.Models.List(ctx)
+	if err != nil || len(models.Data) != 2 || models.Data[0].ID != "gpt-test" {
+		t.Errorf("models: %v %+v", err, models)
+	}
+}
+
+func TestStreamThroughSDK(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Events: streamEvents()})
+	g := start(t, upstreamConfig(up.URL), nil)
+	c := g.client(masterKey)
+	for _, includeUsage := range []bool{false, true} {
+		params := openai.ChatCompletionNewParams{Model: "gpt-test", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+		if includeUsage {
+			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+		}
+		s := c.Chat.Completions.NewStreaming(context.Background(), params)
+		acc := openai.ChatCompletionAccumulator{}
+		chunks := 0
+		for s.Next() {
+			acc.AddChunk(s.Current())
+			chunks++
+		}
+		if err := s.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if acc.Choices[0].Message.Content != "Hello!" || acc.Choices[0].FinishReason != "stop" {
+			t.Errorf("accumulated %+v", acc.ChatCompletion)
+		}
+		wantChunks, wantTokens := 4, int64(0)
+		if includeUsage {
+			wantChunks, wantTokens = 5, 8
+		}
+		if chunks != wantChunks || acc.Usage.TotalTokens != wantTokens {
+			t.Errorf("include_usage=%v: %d chunks, usage %d; want %d, %d", includeUsage, chunks, acc.Usage.TotalTokens, wantChunks, wantTokens)
+		}
+	}
+	// The gateway always asked the upstream for usage.
+	for _, r := range up.Requests() {
+		if !bytes.Contains(r.Body, []byte(`"include_usage":true`)) {
+			t.Errorf("upstream request without include_usage: %s", r.Body)
+		}
+	}
+}
+
+func TestStreamCutBecomesErrorEvent(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Events: streamEvents(), CutAfter: 2})
+	g := start(t, upstreamConfig(up.URL), nil)
+	c := g.client(masterKey)
+	s := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-test", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	acc := openai.ChatCompletionAccumulator{}
+	n := 0
+	for s.Next() {
+		acc.AddChunk(s.Current())
+		n++
+	}
+	if s.Err() == nil {
+		t.Fatalf("a cut stream must end with an error, got %d chunks and no error", n)
+	}
+	if n != 2 || acc.Choices[0].FinishReason != "" {
+		t.Errorf("client saw %d chunks, finish_reason %q; want the 2 sent chunks and no finish_reason", n, acc.Choices[0].FinishReason)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Status: 429, Header: map[string]string{"Retry-After": "3"},
+		Body: []byte(`{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)})
+	g := start(t, upstreamConfig(up.URL), nil)
+	ctx := context.Background()
+	msg := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}
+	for _, tc := range []struct {
+		name   string
+		key    string
+		model  string
+		status int
+	}{
+		{"wrong key", "sk-wrong-key-0000000000000", "demo", 401},
+		{"unknown model", masterKey, "nope", 404},
+		{"upstream 429", masterKey, "gpt-test", 429},
+	} {
+		c := g.client(tc.key)
+		_, err := c.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: tc.model, Messages: msg})
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != tc.status {
+			t.Errorf("%s: err = %v, want status %d", tc.name, err, tc.status)
+			continue
+		}
+		if tc.status == 429 && apiErr.Response.Header.Get("Retry-After") != "3" {
+			t.Errorf("Retry-After not passed through: %q", apiErr.Response.Header.Get("Retry-After"))
+		}
+	}
+	// Bad bodies never reach the upstream.
+	before := len(up.Requests())
+	for _, body := range []string{`{"model":"gpt-test","messages":[}`, "{\"model\":\"gpt-test\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}", `{"model":"gpt-test","x":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`} {
+		resp := post(t, g.url+"/v1/chat/completions", masterKey, body)
+		if resp.StatusCode != 400 {
+			t.Errorf("body %.40q: status %d, want 400", body, resp.StatusCode)
+		}
+		checkEnvelope(t, resp)
+	}
+	if len(up.Requests()) != before {
+		t.Errorf("malformed requests reached the upstream")
+	}
+	if strings.Contains(g.logs.String(), "sk-upstream-e2e-secret-000") {
+		t.Errorf("the provider key appeared in the logs")
+	}
+}
+
+func post(t *testing.T, url, key, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func checkEnvelope(t *testing.T, resp *http.Response) {
+	t.Helper()
+	defer resp.Body.Close()
+	var env struct {
+		Error *struct {
+			Message string  `json:"message"`
+			Type    string  `json:"type"`
+			Param   *string `json:"param"`
+			Code    *string `json:"code"`
+		} `json:"error"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &env); err != nil || env.Error == nil || env.Error.Message == "" || env.Error.Type == "" {
+		t.Errorf("not an OpenAI error envelope: %s", b)
+	}
+}
+
+func TestClientDisconnectCancelsUpstream(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Delay: 30 * time.Second})
+	g := start(t, upstreamConfig(up.URL), nil)
+	for _, stream := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		body := `{"model":"gpt-test","messages":[{"role":"user","content":"hi"}],"stream":` + fmt.Sprint(stream) + `}`
+		req, _ := http.NewRequestWithContext(ctx, "POST", g.url+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+masterKey)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			cancel()
+		}()
+		_, _ = http.DefaultClient.Do(req)
+		select {
+		case <-up.Gone():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("stream=%v: the upstream request was not cancelled after the client left", stream)
+		}
+	}
+}
+
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Delay: 700 * time.Millisecond, Body: []byte(`{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"done"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)})
+	g := start(t, upstreamConfig(up.URL), nil)
+	result := make(chan error, 1)
+	c := g.client(masterKey)
+	go func() {
+		_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-test", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+		result <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-result; err != nil {
+		t.Errorf("in-flight request failed during drain: %v", err)
+	}
+	select {
+	case err := <-g.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not exit after SIGTERM")
+	}
+}
+
+func TestStartupChecks(t *testing.T) {
+	for name, tc := range map[string]struct {
+		config string
+		want   string
+	}{
+		"weak master key": {"model_list: [{model_name: d, litellm_params: {model: mock/d}}]\ngeneral_settings: {master_key: sk-1234}\n", "well-known"},
+		"typo":            {"model_list: [{model_name: d, litellm_params: {model: mock/d, api_bsae: x}}]\n", "api_base"},
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		_ = os.WriteFile(path, []byte(tc.config), 0o600)
+		out, err := exec.Command(binary, "--config", path, "--port", "0").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: err=%v, output:\n%s", name, err, out)
+		}
+	}
+	out, err := exec.Command(binary, "validate", "--config", "../../examples/quickstart.yaml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "is valid") {
+		t.Errorf("validate quickstart: %v\n%s", err, out)
+	}
+}
+
+func TestQuickstartWithoutMasterKeyBindsLoopback(t *testing.T) {
+	g := start(t, "model_list: [{model_name: demo, litellm_params: {model: mock/demo}}]\n", []string{"--host", "0.0.0.0"})
+	if !strings.HasPrefix(g.url, "http://127.0.0.1:") {
+		t.Errorf("open gateway listens on %s, want loopback", g.url)
+	}
+	if !strings.Contains(g.logs.String(), "loopback only") {
+		t.Errorf("the open mode was not announced")
+	}
+	c := g.client("anything")
+	res, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "demo", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	if err != nil || res.Choices[0].Message.Content == "" {
+		t.Errorf("open gateway: %v", err)
+	}
+}

@@ -1,0 +1,264 @@
+// Package app wires the gateway together: configuration → providers →
+// router → pipeline → server, and runs it until the context ends. It is the
+// only package that knows every concrete implementation.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/auth"
+	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/provider"
+	"github.com/switchboard-gw/switchboard/internal/provider/mock"
+	"github.com/switchboard-gw/switchboard/internal/provider/openaicompat"
+	"github.com/switchboard-gw/switchboard/internal/proxy"
+	"github.com/switchboard-gw/switchboard/internal/router"
+	"github.com/switchboard-gw/switchboard/internal/server"
+	"github.com/switchboard-gw/switchboard/internal/telemetry"
+	"github.com/switchboard-gw/switchboard/internal/upstream"
+	"github.com/switchboard-gw/switchboard/internal/version"
+)
+
+// Options are the command line's choices.
+type Options struct {
+	ConfigPath    string
+	Model         string // quick mode: serve this one model
+	Host          string
+	Port          int
+	DetailedDebug bool
+	JSONLogs      bool
+	DrainTimeout  time.Duration
+	LookupEnv     func(string) (string, bool)
+	Log           io.Writer
+	// Ready is called with the listening address once the gateway accepts
+	// connections (tests listen on port 0).
+	Ready func(net.Addr)
+}
+
+// Defaults that LiteLLM does not define.
+const (
+	DefaultPort         = 4000
+	DefaultMaxBodySize  = 32 << 20
+	DefaultDrainTimeout = 30 * time.Second
+)
+
+// Load reads the configuration the options name and reports its warnings.
+func Load(o Options) (*config.Config, []config.Warning, error) {
+	if o.Model != "" && o.ConfigPath == "" {
+		c, err := config.ForModel(o.Model)
+		return c, nil, err
+	}
+	if o.ConfigPath == "" {
+		return nil, nil, errors.New("no configuration: pass --config FILE (or --model PROVIDER/MODEL for a single model)")
+	}
+	return config.Load(o.ConfigPath, o.LookupEnv)
+}
+
+// Gateway is a built, not yet serving, gateway.
+type Gateway struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	server *server.Server
+	client *upstream.Client
+	addr   string
+	open   bool
+}
+
+// Build turns a validated configuration into a gateway.
+func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
+	env := envLookup(cfg, o.LookupEnv)
+	masterKey := cfg.GeneralSettings.MasterKey
+	for _, name := range []string{"SWITCHBOARD_MASTER_KEY", "LITELLM_MASTER_KEY"} {
+		if masterKey == "" {
+			masterKey, _ = env(name)
+		}
+	}
+	if masterKey != "" {
+		if err := auth.CheckMasterKey(masterKey); err != nil {
+			if v, _ := env("SWITCHBOARD_ALLOW_WEAK_MASTER_KEY"); v != "1" && v != "true" {
+				return nil, fmt.Errorf("refusing to start: %w; use a long random key (e.g. sk- followed by 32 random hex characters), or set SWITCHBOARD_ALLOW_WEAK_MASTER_KEY=1 for local experiments", err)
+			}
+			log.Warn("starting with a weak master key because SWITCHBOARD_ALLOW_WEAK_MASTER_KEY is set", "reason", err.Error())
+		}
+	}
+
+	client := upstream.New(upstream.Options{})
+	deps, err := deployments(cfg, client, env, log)
+	if err != nil {
+		return nil, err
+	}
+	rt := router.New(deps)
+	metrics := telemetry.NewMetrics(rt.Names(), log)
+	pipeline := &proxy.Pipeline{Router: rt, Observer: metrics, Log: log}
+
+	scfg := server.Config{
+		MaxBodySize:    DefaultMaxBodySize,
+		RequestTimeout: time.Duration(cfg.LiteLLMSettings.RequestTimeout),
+		ReadTimeout:    60 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		MetricsAuth:    cfg.LiteLLMSettings.RequireAuthForMetricsEndpoint != nil && *cfg.LiteLLMSettings.RequireAuthForMetricsEndpoint,
+		Version:        version.Version,
+	}
+	if mb := cfg.GeneralSettings.MaxRequestSizeMB; mb > 0 {
+		scfg.MaxBodySize = mb << 20
+	}
+	if scfg.RequestTimeout <= 0 {
+		scfg.RequestTimeout = 6000 * time.Second
+	}
+	srv := server.New(scfg, server.Deps{Pipeline: pipeline, Auth: auth.New(masterKey), Metrics: metrics.Handler(), Log: log, Started: metrics.Started}, rt.Names())
+
+	host := o.Host
+	if host == "" {
+		host, _ = env("HOST")
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	port := o.Port
+	if port == 0 {
+		if p, ok := env("PORT"); ok {
+			port, _ = strconv.Atoi(p)
+		}
+	}
+	if port == 0 {
+		port = DefaultPort
+	}
+	g := &Gateway{cfg: cfg, log: log, server: srv, client: client, open: masterKey == ""}
+	if g.open {
+		// Without a master key anyone who can connect can spend the
+		// operator's provider credits: only this machine may connect.
+		host = "127.0.0.1"
+	}
+	g.addr = net.JoinHostPort(host, strconv.Itoa(port))
+	return g, nil
+}
+
+// envLookup resolves environment variables with the config's
+// environment_variables first, as LiteLLM exports them at start.
+func envLookup(cfg *config.Config, lookup func(string) (string, bool)) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if v, ok := cfg.EnvironmentVariables[name]; ok {
+			return v, true
+		}
+		if lookup == nil {
+			return "", false
+		}
+		return lookup(name)
+	}
+}
+
+// deployments builds one provider.Deployment per model_list entry.
+func deployments(cfg *config.Config, client *upstream.Client, env func(string) (string, bool), log *slog.Logger) ([]router.Weighted, error) {
+	mockProvider := mock.New()
+	httpProviders := map[string]provider.Provider{}
+	var out []router.Weighted
+	var problems []error
+	for i := range cfg.ModelList {
+		m := &cfg.ModelList[i]
+		p := &m.Params
+		d := &provider.Deployment{
+			ID:            m.ID,
+			ModelName:     m.ModelName,
+			Provider:      m.Provider,
+			Model:         m.UpstreamModel,
+			APIBase:       p.APIBase,
+			APIVersion:    p.APIVersion,
+			Organization:  p.Organization,
+			APIKey:        provider.Secret(p.APIKey),
+			Timeout:       time.Duration(p.Timeout),
+			StreamTimeout: time.Duration(p.StreamTimeout),
+			Extra:         p.Extra,
+		}
+		if d.Timeout == 0 {
+			d.Timeout = time.Duration(cfg.RouterSettings.Timeout)
+		}
+		if d.StreamTimeout == 0 {
+			d.StreamTimeout = time.Duration(cfg.RouterSettings.StreamTimeout)
+		}
+		for k, v := range p.ExtraHeaders {
+			d.Headers = append(d.Headers, [2]string{k, v})
+		}
+		var err error
+		switch {
+		case m.Provider == "mock":
+			resp := ""
+			if p.MockResponse != nil {
+				resp = *p.MockResponse
+			}
+			err = mock.Prepare(d, resp)
+			d.Impl = mockProvider
+		case openaicompat.Handles(m.Provider):
+			err = openaicompat.Prepare(d, env)
+			if httpProviders[m.Provider] == nil {
+				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, openaicompat.Codec{}, openaicompat.Ops...)
+			}
+			d.Impl = httpProviders[m.Provider]
+		default:
+			log.Warn("provider is not implemented yet: requests to this model will fail with 501", "model_name", m.ModelName, "provider", m.Provider)
+			d.Impl = unavailable{name: m.Provider}
+		}
+		if err != nil {
+			problems = append(problems, fmt.Errorf("model_list[%d] (%s): %w", i, m.ModelName, err))
+			continue
+		}
+		w := 0.0
+		if p.Weight != nil {
+			w = *p.Weight
+		}
+		out = append(out, router.Weighted{Deployment: d, Weight: w})
+	}
+	return out, errors.Join(problems...)
+}
+
+// unavailable serves deployments of providers this build does not speak yet,
+// so that a LiteLLM config naming them still starts and says so per request.
+type unavailable struct{ name string }
+
+func (u unavailable) Name() string              { return u.name }
+func (u unavailable) Supports(provider.Op) bool { return true }
+func (u unavailable) Send(context.Context, *provider.Call) (*provider.Result, error) {
+	return nil, &provider.Error{Status: 501, Type: "not_implemented", Code: "provider_not_implemented",
+		Message: "provider '" + u.name + "' is not implemented yet in this Switchboard build"}
+}
+
+// Run serves until ctx ends, then drains.
+func (g *Gateway) Run(ctx context.Context, o Options) error {
+	ln, err := net.Listen("tcp", g.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", g.addr, err)
+	}
+	if g.open {
+		g.log.Warn("no master key is set (general_settings.master_key or SWITCHBOARD_MASTER_KEY): listening on loopback only, without authentication", "addr", ln.Addr().String())
+	}
+	g.log.Info("switchboard is serving", "addr", ln.Addr().String(), "version", version.Version, "models", len(g.cfg.ModelList))
+	if o.Ready != nil {
+		o.Ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- g.server.Serve(ln) }()
+	select {
+	case err := <-errc:
+		g.client.Close()
+		return err
+	case <-ctx.Done():
+	}
+	drain := o.DrainTimeout
+	if drain <= 0 {
+		drain = DefaultDrainTimeout
+	}
+	g.log.Info("shutting down: draining in-flight requests", "deadline", drain.String())
+	err = g.server.Shutdown(drain)
+	g.client.Close()
+	if err != nil {
+		g.log.Warn("shutdown", "error", err.Error())
+	}
+	g.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,262 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/openai"
+	"github.com/switchboard-gw/switchboard/internal/sse"
+	"github.com/switchboard-gw/switchboard/internal/upstream"
+)
+
+// Codec is the wire-format half of an HTTP provider: requests out, answers in.
+// A Codec holds no per-request state; per-stream state lives in the
+// StreamDecoder it returns.
+type Codec interface {
+	// BuildRequest fills req (URL, headers, body) for one attempt of c.
+	BuildRequest(c *Call, req *upstream.Request) error
+	// DecodeError classifies a non-2xx upstream answer.
+	DecodeError(c *Call, status int, resp *upstream.Response, body []byte) *Error
+	// DecodeBody turns a 2xx non-streamed body into the client body, appended
+	// to dst (or returned as body itself when nothing changes).
+	DecodeBody(c *Call, body, dst []byte) ([]byte, openai.Usage, error)
+	// NewStreamDecoder returns the translator of one upstream SSE stream.
+	NewStreamDecoder(c *Call) StreamDecoder
+}
+
+// StreamDecoder turns upstream SSE events into client-ready bytes.
+type StreamDecoder interface {
+	// Event appends the client bytes for one upstream event to dst; done
+	// reports the upstream's terminal event. An error ends the stream (an
+	// upstream error event, for example), after the bytes appended with it.
+	Event(ev sse.Event, dst []byte) (out []byte, done bool, err error)
+	// Usage is the usage seen so far.
+	Usage() openai.Usage
+}
+
+// ErrTruncated marks a stream the upstream ended without its terminal event.
+var ErrTruncated = errors.New("upstream stream ended before it was complete")
+
+// truncated classifies the end of an upstream stream that was not complete:
+// a clean EOF without the terminal event, a cut connection, a broken chunk.
+// A cancelled request stays recognisable as such through the cause.
+func truncated(err error) *Error {
+	cause := fmt.Errorf("%w: %w", ErrTruncated, err)
+	if err == io.EOF {
+		cause = ErrTruncated
+	}
+	return &Error{Status: http.StatusBadGateway, Type: "api_error", Code: "upstream_stream_truncated",
+		Message: "the upstream stream ended before it was complete", MayHaveBeenSent: true, Cause: cause}
+}
+
+// HTTP is a Provider that speaks to an upstream over HTTP through a Codec.
+type HTTP struct {
+	name   string
+	ops    []Op
+	client *upstream.Client
+	codec  Codec
+}
+
+// NewHTTP returns a provider named name serving ops through codec.
+func NewHTTP(name string, client *upstream.Client, codec Codec, ops ...Op) *HTTP {
+	return &HTTP{name: name, ops: ops, client: client, codec: codec}
+}
+
+// Name implements Provider.
+func (h *HTTP) Name() string { return h.name }
+
+// Supports implements Provider.
+func (h *HTTP) Supports(op Op) bool {
+	for _, o := range h.ops {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+// maxErrorBody bounds how much of an upstream error body is read.
+const maxErrorBody = 1 << 20
+
+// Send implements Provider.
+func (h *HTTP) Send(ctx context.Context, c *Call) (*Result, error) {
+	streamed := c.Stream() || c.Op == OpSpeech
+	req := upstream.AcquireRequest()
+	if err := h.codec.BuildRequest(c, req); err != nil {
+		upstream.ReleaseRequest(req)
+		return nil, err
+	}
+	d := c.Deployment
+	start := time.Now()
+	resp, err := h.client.Do(ctx, req, upstream.DoOptions{Stream: streamed, FirstByteTimeout: d.StreamTimeout, Timeout: d.Timeout})
+	upstream.ReleaseRequest(req)
+	if err != nil {
+		return nil, h.transportError(ctx, c, err)
+	}
+	latency := time.Since(start)
+
+	status := resp.StatusCode()
+	if status < 200 || status > 299 {
+		body := resp.Body()
+		if streamed {
+			body, _ = io.ReadAll(io.LimitReader(resp.BodyStream(), maxErrorBody))
+		}
+		e := h.codec.DecodeError(c, status, resp, body)
+		if e.RetryAfter == 0 {
+			e.RetryAfter = parseRetryAfter(resp.Header("Retry-After"))
+		}
+		resp.Release()
+		return nil, e
+	}
+
+	if !streamed {
+		out, usage, err := h.codec.DecodeBody(c, resp.Body(), nil)
+		if err != nil {
+			resp.Release()
+			return nil, err
+		}
+		return &Result{Status: http.StatusOK, ContentType: contentType(resp.ContentType()), Body: out, Usage: usage, UpstreamLatency: latency, Release: resp.Release}, nil
+	}
+	if c.Op == OpSpeech {
+		return &Result{Status: http.StatusOK, ContentType: string(resp.ContentType()), Stream: &rawStream{resp: resp, r: resp.BodyStream()}, UpstreamLatency: latency}, nil
+	}
+	s := &sseStream{resp: resp, r: sse.NewReader(resp.BodyStream(), 0), dec: h.codec.NewStreamDecoder(c)}
+	return &Result{Status: http.StatusOK, ContentType: "text/event-stream", Stream: s, UpstreamLatency: latency}, nil
+}
+
+// transportError classifies a failure to get an answer at all.
+func (h *HTTP) transportError(ctx context.Context, c *Call, err error) *Error {
+	sent := upstream.MayHaveBeenSent(err)
+	where := h.name + " (" + c.Deployment.Model + ")"
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return &Error{Status: StatusClientClosed, Type: "client_closed", Message: "client closed the request", MayHaveBeenSent: sent, Cause: err}
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return &Error{Status: http.StatusGatewayTimeout, Type: "timeout", Code: "timeout", Message: "request timed out waiting for " + where, MayHaveBeenSent: sent, Cause: err}
+	case errors.Is(err, upstream.ErrFirstByteTimeout):
+		return &Error{Status: http.StatusGatewayTimeout, Type: "timeout", Code: "timeout", Message: "no response from " + where + " within stream_timeout", Retryable: true, MayHaveBeenSent: sent, Cause: err}
+	case errors.Is(err, upstream.ErrTimeout):
+		return &Error{Status: http.StatusGatewayTimeout, Type: "timeout", Code: "timeout", Message: "no complete response from " + where + " within timeout", Retryable: true, MayHaveBeenSent: sent, Cause: err}
+	case errors.Is(err, upstream.ErrBodyTooLarge):
+		return &Error{Status: http.StatusBadGateway, Type: "api_error", Code: "upstream_response_too_large", Message: "response from " + where + " is too large", MayHaveBeenSent: true, Cause: err}
+	}
+	return &Error{Status: http.StatusBadGateway, Type: "api_error", Code: "upstream_unreachable", Message: "could not reach " + where, Retryable: true, MayHaveBeenSent: sent, Cause: err}
+}
+
+// contentType keeps the common JSON case free of an allocation.
+func contentType(ct []byte) string {
+	if len(ct) == 0 || bytes.HasPrefix(ct, []byte("application/json")) {
+		return "application/json"
+	}
+	return string(ct)
+}
+
+// StatusClientClosed is the nginx convention for a client that went away; it
+// is logged and counted, never written.
+const StatusClientClosed = 499
+
+func parseRetryAfter(v []byte) time.Duration {
+	if len(v) == 0 {
+		return 0
+	}
+	if n, err := strconv.ParseFloat(string(v), 64); err == nil && n > 0 {
+		return time.Duration(n * float64(time.Second))
+	}
+	if t, err := http.ParseTime(string(v)); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// sseStream relays an upstream SSE stream through a StreamDecoder.
+type sseStream struct {
+	resp     *upstream.Response
+	r        *sse.Reader
+	dec      StreamDecoder
+	finished bool
+}
+
+func (s *sseStream) Next(dst []byte) ([]byte, error) {
+	if s.finished {
+		return dst, io.EOF
+	}
+	for {
+		ev, err := s.r.Next()
+		if err != nil {
+			s.finished = true
+			return dst, truncated(err)
+		}
+		n := len(dst)
+		var done bool
+		dst, done, err = s.dec.Event(ev, dst)
+		if err != nil {
+			s.finished = true
+			return dst, err
+		}
+		if done {
+			s.finished = true
+			return dst, io.EOF
+		}
+		if len(dst) > n {
+			return dst, nil
+		}
+	}
+}
+
+func (s *sseStream) Usage() openai.Usage { return s.dec.Usage() }
+
+// Close drains what follows the terminal event (normally just the chunked
+// terminator, already buffered) so the connection can be reused.
+func (s *sseStream) Close() {
+	if s.finished {
+		for {
+			if _, err := s.r.Next(); err != nil {
+				break
+			}
+		}
+	}
+	s.resp.Release()
+}
+
+// rawStream relays a binary body (audio) as it arrives.
+type rawStream struct {
+	resp *upstream.Response
+	r    io.Reader
+	done bool
+}
+
+const rawChunk = 32 << 10
+
+func (s *rawStream) Next(dst []byte) ([]byte, error) {
+	if s.done {
+		return dst, io.EOF
+	}
+	n := len(dst)
+	if cap(dst)-n < rawChunk {
+		grown := make([]byte, n, n+rawChunk)
+		copy(grown, dst)
+		dst = grown
+	}
+	m, err := s.r.Read(dst[n : n+rawChunk])
+	dst = dst[:n+m]
+	if err == io.EOF {
+		s.done = true
+		return dst, io.EOF
+	}
+	if err != nil {
+		s.done = true
+		return dst, truncated(err)
+	}
+	return dst, nil
+}
+
+func (s *rawStream) Usage() openai.Usage { return openai.Usage{} }
+func (s *rawStream) Close()              { s.resp.Release() }

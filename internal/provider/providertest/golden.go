@@ -1,0 +1,246 @@
+package providertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/openai"
+	"github.com/switchboard-gw/switchboard/internal/provider"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected files of golden fixtures")
+
+// Meta is a case's case.json: what the deployment looks like and how the
+// upstream behaves.
+type Meta struct {
+	Op           string            `json:"op"` // chat (default), completion, embedding, ...
+	Provider     string            `json:"provider"`
+	Model        string            `json:"model"`         // upstream model id
+	ClientModel  string            `json:"client_model"`  // model group name; default "test-model"
+	APIBasePath  string            `json:"api_base_path"` // appended to the fake's URL, e.g. "/v1"
+	APIKey       string            `json:"api_key"`
+	APIVersion   string            `json:"api_version"`
+	Organization string            `json:"organization"`
+	Headers      map[string]string `json:"headers"`          // extra_headers
+	ContentType  string            `json:"content_type"`     // client Content-Type (multipart)
+	Status       int               `json:"upstream_status"`  // default 200
+	UpHeaders    map[string]string `json:"upstream_headers"` // upstream response headers
+	CutAfter     int               `json:"cut_after"`        // cut the upstream stream after N events
+}
+
+// Files in a case directory. The request and upstream response are inputs;
+// the others are expected outputs, rewritten by -update.
+const (
+	fileMeta             = "case.json"
+	fileRequest          = "request.json"
+	fileRequestMultipart = "request.multipart"
+	fileUpstreamJSON     = "upstream_response.json"
+	fileUpstreamSSE      = "upstream_response.sse"
+	fileUpstreamRequest  = "upstream_request.http"
+	fileResponseJSON     = "response.json"
+	fileResponseSSE      = "response.sse"
+	fileError            = "error.json"
+	fileUsage            = "usage.json"
+)
+
+// Prepare turns a case's deployment into a ready provider.
+type Prepare func(d *provider.Deployment) (provider.Provider, error)
+
+// RunGolden runs every case under dir (one t.Run per sub-directory).
+func RunGolden(t *testing.T, dir string, prepare Prepare) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		caseDir := filepath.Join(dir, e.Name())
+		t.Run(e.Name(), func(t *testing.T) { runCase(t, caseDir, prepare) })
+	}
+}
+
+var opsByName = map[string]provider.Op{"": provider.OpChat, "chat": provider.OpChat, "completion": provider.OpCompletion,
+	"embedding": provider.OpEmbedding, "image_generation": provider.OpImageGeneration, "speech": provider.OpSpeech,
+	"transcription": provider.OpTranscription, "translation": provider.OpTranslation, "moderation": provider.OpModeration, "rerank": provider.OpRerank}
+
+func runCase(t *testing.T, dir string, prepare Prepare) {
+	var m Meta
+	if err := json.Unmarshal(mustRead(t, dir, fileMeta), &m); err != nil {
+		t.Fatalf("%s: %v", fileMeta, err)
+	}
+	op, ok := opsByName[m.Op]
+	if !ok {
+		t.Fatalf("unknown op %q", m.Op)
+	}
+	reply := Reply{Status: m.Status, Header: m.UpHeaders, CutAfter: m.CutAfter}
+	if b, err := os.ReadFile(filepath.Join(dir, fileUpstreamSSE)); err == nil {
+		reply.Events = SplitEvents(b)
+	} else {
+		reply.Body = mustRead(t, dir, fileUpstreamJSON)
+	}
+	up := NewUpstream(t, reply)
+
+	if m.ClientModel == "" {
+		m.ClientModel = "test-model"
+	}
+	d := &provider.Deployment{ID: "dep-1", ModelName: m.ClientModel, Provider: m.Provider, Model: m.Model,
+		APIBase: up.URL + m.APIBasePath, APIKey: provider.Secret(m.APIKey), APIVersion: m.APIVersion, Organization: m.Organization}
+	keys := make([]string, 0, len(m.Headers))
+	for k := range m.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d.Headers = append(d.Headers, [2]string{k, m.Headers[k]})
+	}
+	p, err := prepare(d)
+	if err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	d.Impl = p
+
+	call := &provider.Call{Op: op, Deployment: d, ClientModel: m.ClientModel}
+	if op.JSONBody() {
+		call.Body = mustRead(t, dir, fileRequest)
+		call.Envelope = &openai.Envelope{}
+		if err := openai.ParseEnvelope(call.Body, call.Envelope); err != nil {
+			t.Fatalf("request.json: %v", err)
+		}
+	} else {
+		call.Body = mustRead(t, dir, fileRequestMultipart)
+		call.ContentType = []byte(m.ContentType)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, sendErr := p.Send(ctx, call)
+	var out []byte
+	var streamErr error
+	if sendErr == nil {
+		if res.Stream != nil {
+			for {
+				out, streamErr = res.Stream.Next(out)
+				if streamErr != nil {
+					break
+				}
+			}
+			res.Stream.Close()
+			if errors.Is(streamErr, io.EOF) {
+				streamErr = nil
+			}
+		} else {
+			out = append(out, res.Body...)
+			if res.Release != nil {
+				res.Release()
+			}
+		}
+	}
+
+	reqs := up.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("upstream received %d requests, want 1", len(reqs))
+	}
+	check(t, dir, fileUpstreamRequest, renderRequest(reqs[0], up.URL))
+
+	if sendErr == nil {
+		u := res.Usage
+		if res.Stream != nil {
+			u = res.Stream.Usage()
+		}
+		b, _ := json.MarshalIndent(u, "", "  ")
+		check(t, dir, fileUsage, append(b, '\n'))
+	}
+	switch {
+	case sendErr != nil:
+		check(t, dir, fileError, renderError(sendErr))
+	case res.Stream != nil:
+		if streamErr != nil {
+			out = append(out, "error: "...)
+			out = append(out, renderError(streamErr)...)
+		}
+		check(t, dir, fileResponseSSE, out)
+	default:
+		check(t, dir, fileResponseJSON, out)
+	}
+}
+
+// renderRequest shows what reached the upstream: request line, the headers
+// a provider controls (sorted), a blank line, the exact body.
+func renderRequest(r Received, base string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s", r.Method, r.Path)
+	if r.Query != "" {
+		fmt.Fprintf(&b, "?%s", r.Query)
+	}
+	b.WriteString("\n")
+	names := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", "User-Agent", "Accept-Encoding", "Connection":
+			continue
+		}
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := strings.Join(r.Header[k], ", ")
+		if k == "Content-Type" && strings.HasPrefix(v, "multipart/") {
+			v = "multipart/form-data; boundary=(as sent by the client)"
+		}
+		fmt.Fprintf(&b, "%s: %s\n", k, v)
+	}
+	b.WriteString("\n")
+	b.Write(r.Body)
+	return b.Bytes()
+}
+
+func renderError(err error) []byte {
+	e := provider.AsError(err)
+	b, _ := json.MarshalIndent(map[string]any{
+		"status": e.Status, "type": e.Type, "code": e.Code, "param": e.Param, "message": e.Message,
+		"retryable": e.Retryable, "retry_after_seconds": e.RetryAfter.Seconds(), "may_have_been_sent": e.MayHaveBeenSent,
+	}, "", "  ")
+	return append(b, '\n')
+}
+
+func check(t *testing.T, dir, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s missing (run with -update to create it): got\n%s", name, got)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func mustRead(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,317 @@
+// Package server is the HTTP front of the gateway: it accepts connections,
+// authenticates, routes /v1/* and the operational endpoints, and writes every
+// error as the OpenAI envelope. It runs on fasthttp (chosen by measurement:
+// see the README's performance section); nothing below this package sees
+// fasthttp — the proxy pipeline gets a proxy.Request and a proxy.Responder.
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-gw/switchboard/internal/auth"
+	"github.com/switchboard-gw/switchboard/internal/openai"
+	"github.com/switchboard-gw/switchboard/internal/provider"
+	"github.com/switchboard-gw/switchboard/internal/proxy"
+)
+
+// Config is what the server needs to know; the app fills it from the
+// validated configuration.
+type Config struct {
+	MaxBodySize    int           // bytes; larger request bodies get 413
+	RequestTimeout time.Duration // whole request, retries and stream included
+	ReadTimeout    time.Duration // reading one request (headers and body)
+	IdleTimeout    time.Duration // keep-alive wait for the next request
+	// MetricsAuth requires the master key on /metrics (LiteLLM's
+	// require_auth_for_metrics_endpoint); by default it is public like LiteLLM's.
+	MetricsAuth bool
+	Version     string
+}
+
+// Server serves the gateway's HTTP API.
+type Server struct {
+	cfg      Config
+	pipeline *proxy.Pipeline
+	auth     *auth.Authenticator
+	metrics  fasthttp.RequestHandler
+	log      *slog.Logger
+	ids      *idSource
+	started  func()
+
+	modelList []byte
+	modelByID map[string][]byte
+
+	base       context.Context
+	cancelBase context.CancelFunc
+	draining   atomic.Bool
+	inflight   sync.WaitGroup
+	srv        *fasthttp.Server
+}
+
+// Deps are the collaborators the app hands the server.
+type Deps struct {
+	Pipeline *proxy.Pipeline
+	Auth     *auth.Authenticator
+	Metrics  http.Handler // Prometheus exposition
+	Log      *slog.Logger
+	// Started is told of every inference request as it begins (the in-flight gauge).
+	Started func()
+}
+
+// New builds a server; models lists the model group names for /v1/models.
+func New(cfg Config, d Deps, models []string) *Server {
+	s := &Server{cfg: cfg, pipeline: d.Pipeline, auth: d.Auth, log: d.Log, ids: newIDSource(), started: d.Started}
+	if s.started == nil {
+		s.started = func() {}
+	}
+	if d.Metrics != nil {
+		s.metrics = adaptHTTPHandler(d.Metrics)
+	}
+	s.modelList, s.modelByID = modelPayloads(models)
+	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.srv = &fasthttp.Server{
+		Handler:               s.handle,
+		ErrorHandler:          s.handleParseError,
+		Name:                  "switchboard",
+		MaxRequestBodySize:    cfg.MaxBodySize,
+		ReadTimeout:           cfg.ReadTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		CloseOnShutdown:       true,
+		// Streams are long-lived: a global write timeout would cut them.
+		WriteTimeout: 0,
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.srv.Serve(ln)
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until the drain
+// deadline, then cancels what is left (streams end with an error event) and
+// waits briefly for those to close.
+func (s *Server) Shutdown(drain time.Duration) error {
+	s.draining.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	stop := context.AfterFunc(ctx, s.cancelBase)
+	defer stop()
+	err := s.srv.ShutdownWithContext(ctx)
+	s.cancelBase()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		err = errors.Join(err, errors.New("in-flight requests still running after cancellation"))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("drain deadline passed: in-flight requests were cancelled")
+	}
+	return err
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch string(path) {
+	case "/health/liveliness", "/health/liveness":
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`"I'm alive!"`)
+		return
+	case "/health/readiness":
+		s.readiness(ctx)
+		return
+	case "/metrics":
+		if s.metrics != nil && (!s.cfg.MetricsAuth || s.authenticate(ctx)) {
+			s.metrics(ctx)
+		}
+		return
+	case "/", "":
+		if ctx.IsGet() {
+			ctx.SetContentType("application/json")
+			ctx.SetBodyString(`{"name":"switchboard","version":` + strconv.Quote(s.cfg.Version) + `,"docs":"OpenAI-compatible API under /v1"}`)
+			return
+		}
+	}
+	if !s.authenticate(ctx) {
+		return
+	}
+	if ctx.IsPost() {
+		if op, model, ok := matchInference(path); ok {
+			s.serveInference(ctx, op, model)
+			return
+		}
+	} else if ctx.IsGet() {
+		if s.serveModels(ctx, path) {
+			return
+		}
+	}
+	s.writeError(ctx, &provider.Error{Status: 404, Type: "not_found_error", Message: "no route for " + string(ctx.Method()) + " " + string(path)})
+}
+
+// authenticate checks the caller's key and writes the 401 itself on failure.
+// Keys are accepted where OpenAI, Azure and Anthropic SDKs send them.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx) bool {
+	if s.auth.Open() {
+		return true
+	}
+	h := &ctx.Request.Header
+	token := auth.BearerToken(h.Peek("Authorization"))
+	if token == nil {
+		token = h.Peek("x-litellm-api-key")
+	}
+	if token == nil {
+		token = h.Peek("api-key")
+	}
+	if token == nil {
+		token = h.Peek("x-api-key")
+	}
+	_, err := s.auth.Authenticate(token)
+	if err == nil {
+		return true
+	}
+	msg := "Authentication Error, invalid API key."
+	if errors.Is(err, auth.ErrNoKey) {
+		msg = "Authentication Error, no API key passed in. Send it as 'Authorization: Bearer <key>'."
+	}
+	s.writeError(ctx, &provider.Error{Status: 401, Type: "auth_error", Code: "invalid_api_key", Message: msg})
+	return false
+}
+
+// exchange is one inference request in flight: the proxy.Responder the
+// pipeline answers through, and the cleanup that runs when the response is
+// complete — which for a stream is after the handler has returned.
+type exchange struct {
+	s         *Server
+	ctx       *fasthttp.RequestCtx
+	req       proxy.Request
+	id        []byte
+	cancel    context.CancelFunc
+	watch     *disconnectWatcher
+	streaming bool
+}
+
+var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 36)} }}
+
+func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathModel string) {
+	s.inflight.Add(1)
+	s.started()
+	ex := exchangePool.Get().(*exchange)
+	ex.s, ex.ctx = s, ctx
+	ex.id = s.ids.next(ex.id[:0])
+	ctx.Response.Header.SetBytesV("x-request-id", ex.id)
+	ctx.Response.Header.SetBytesV("x-litellm-call-id", ex.id)
+	rctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
+	ex.cancel = cancel
+	ex.watch = watchDisconnect(ctx.Conn(), cancel)
+	ex.req = proxy.Request{
+		ID:          string(ex.id),
+		Op:          op,
+		Body:        ctx.PostBody(),
+		ContentType: ctx.Request.Header.ContentType(),
+		PathModel:   pathModel,
+		Received:    ctx.Time(),
+	}
+	if err := s.pipeline.Serve(rctx, &ex.req, ex); err != nil {
+		s.writeError(ctx, err)
+	}
+	if !ex.streaming {
+		ex.finish()
+	}
+}
+
+func (ex *exchange) finish() {
+	ex.watch.stop()
+	ex.cancel()
+	s := ex.s
+	*ex = exchange{id: ex.id[:0]}
+	exchangePool.Put(ex)
+	s.inflight.Done()
+}
+
+// SetHeader implements proxy.Responder.
+func (ex *exchange) SetHeader(key string, value []byte) {
+	ex.ctx.Response.Header.SetBytesV(key, value)
+}
+
+// Send implements proxy.Responder.
+func (ex *exchange) Send(status int, contentType string, body []byte) {
+	ex.ctx.SetStatusCode(status)
+	ex.ctx.SetContentType(contentType)
+	ex.ctx.SetBody(body)
+}
+
+// Stream implements proxy.Responder. fasthttp runs the writer after the
+// handler returns, on its own goroutine, and sends each Flush as a chunk.
+func (ex *exchange) Stream(status int, contentType string, fn func(proxy.StreamWriter)) {
+	ex.streaming = true
+	ex.ctx.SetStatusCode(status)
+	ex.ctx.SetContentType(contentType)
+	ex.ctx.Response.Header.Set("Cache-Control", "no-cache")
+	// Tell buffering reverse proxies (nginx) in front of us to pass events through.
+	ex.ctx.Response.Header.Set("X-Accel-Buffering", "no")
+	ex.ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		fn(w)
+		ex.finish()
+	})
+}
+
+// writeError writes err as the OpenAI error envelope with its status.
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
+	e := provider.AsError(err)
+	if e.Status == provider.StatusClientClosed {
+		// Nobody is listening; close rather than write.
+		ctx.SetConnectionClose()
+		s.log.Debug("client closed the request", "request_id", string(ctx.Response.Header.Peek("x-request-id")))
+		return
+	}
+	if e.Status >= 500 {
+		s.log.Warn("request failed", "status", e.Status, "type", e.Type, "error", e.Error(), "request_id", string(ctx.Response.Header.Peek("x-request-id")))
+	}
+	if e.RetryAfter > 0 {
+		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+		ctx.Response.Header.Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	ctx.SetStatusCode(e.Status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody((&openai.Error{Message: e.Message, Type: e.Type, Code: e.Code, Param: e.Param}).AppendJSON(nil))
+}
+
+// handleParseError answers requests fasthttp could not read.
+func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		s.writeError(ctx, &provider.Error{Status: 413, Type: "invalid_request_error", Code: "request_too_large",
+			Message: "request body is larger than the gateway's limit of " + strconv.Itoa(s.cfg.MaxBodySize>>20) + " MiB (general_settings.max_request_size_mb)"})
+		return
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		s.writeError(ctx, &provider.Error{Status: 408, Type: "timeout", Message: "timed out reading the request"})
+		return
+	}
+	s.writeError(ctx, &provider.Error{Status: 400, Type: "invalid_request_error", Message: "malformed HTTP request"})
+}
+
+func (s *Server) readiness(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	status := "healthy"
+	if s.draining.Load() {
+		status = "shutting down"
+		ctx.SetStatusCode(503)
+	}
+	ctx.SetBodyString(`{"status":"` + status + `","db":"Not connected","cache":null,"litellm_version":` + strconv.Quote(s.cfg.Version) +
+		`,"success_callbacks":[],"last_updated":"` + time.Now().UTC().Format(time.RFC3339) + `"}`)
+}
