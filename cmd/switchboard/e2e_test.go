@@ -406,3 +406,64 @@ func TestQuickstartWithoutMasterKeyBindsLoopback(t *testing.T) {
 		t.Errorf("open gateway: %v", err)
 	}
 }
+
+func TestLimitsAndTimeouts(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Delay: 3 * time.Second, Events: streamEvents()})
+	cfg := fmt.Sprintf(`model_list:
+  - model_name: slow
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: %s/v1
+      api_key: sk-upstream-e2e-secret-000
+      stream_timeout: 0.3
+general_settings:
+  master_key: %s
+  max_request_size_mb: 1
+`, up.URL, masterKey)
+	g := start(t, cfg, nil)
+	big := `{"model":"slow","messages":[{"role":"user","content":"` + strings.Repeat("x", 2<<20) + `"}]}`
+	resp := post(t, g.url+"/v1/chat/completions", masterKey, big)
+	if resp.StatusCode != 413 {
+		t.Errorf("2 MiB body: status %d, want 413", resp.StatusCode)
+	}
+	checkEnvelope(t, resp)
+
+	start := time.Now()
+	resp = post(t, g.url+"/v1/chat/completions", masterKey, `{"model":"slow","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 504 || time.Since(start) > 2*time.Second {
+		t.Errorf("stream_timeout: status %d after %v, want a 504 after ~0.3s", resp.StatusCode, time.Since(start))
+	}
+	checkEnvelope(t, resp)
+}
+
+func TestAzureStylePathsAndMultipart(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Body: []byte(`{"text":"hello world"}`)})
+	g := start(t, upstreamConfig(up.URL), nil)
+	// Azure SDKs name the deployment in the path and send api-key.
+	req, _ := http.NewRequest("POST", g.url+"/openai/deployments/gpt-test/chat/completions?api-version=2024-10-21", strings.NewReader(`{"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("api-key", masterKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("azure path: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if got := up.Requests()[0].Body; !bytes.Contains(got, []byte(`"model":"gpt-4o-mini"`)) {
+		t.Errorf("model from the path not sent upstream: %s", got)
+	}
+
+	var body bytes.Buffer
+	body.WriteString("--XYZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ngpt-test\r\n--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\nRIFF....\r\n--XYZ--\r\n")
+	req, _ = http.NewRequest("POST", g.url+"/v1/audio/transcriptions", &body)
+	req.Header.Set("Authorization", "Bearer "+masterKey)
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=XYZ")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("transcription: %v %v", err, resp)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	last := up.Requests()[1]
+	if string(out) != `{"text":"hello world"}` || last.Path != "/v1/audio/transcriptions" || !bytes.Contains(last.Body, []byte("gpt-4o-mini")) || !bytes.Contains(last.Body, []byte("RIFF....")) {
+		t.Errorf("transcription relay: %s → upstream %s %q", out, last.Path, last.Body)
+	}
+}

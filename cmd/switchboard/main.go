@@ -97,7 +97,7 @@ func flags(stderr io.Writer) (*flag.FlagSet, *app.Options, *bool) {
 	fs.StringVar(&o.Model, "model", "", "serve a single model, e.g. openai/gpt-4o")
 	fs.StringVar(&o.Model, "m", "", "shorthand for --model")
 	fs.StringVar(&o.Host, "host", "", "address to listen on (default 0.0.0.0, or $HOST)")
-	fs.IntVar(&o.Port, "port", 0, "port to listen on (default 4000, or $PORT)")
+	fs.IntVar(&o.Port, "port", -1, "port to listen on (default 4000, or $PORT; 0 picks a free port)")
 	fs.BoolVar(&o.DetailedDebug, "detailed_debug", false, "log every request at debug level")
 	debug := fs.Bool("debug", false, "debug logging")
 	fs.BoolVar(&o.JSONLogs, "json_logs", false, "log as JSON")

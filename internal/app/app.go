@@ -31,7 +31,7 @@ type Options struct {
 	ConfigPath    string
 	Model         string // quick mode: serve this one model
 	Host          string
-	Port          int
+	Port          int // -1: unset (then $PORT, then 4000); 0: any free port
 	DetailedDebug bool
 	JSONLogs      bool
 	DrainTimeout  time.Duration
@@ -122,13 +122,13 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 		host = "0.0.0.0"
 	}
 	port := o.Port
-	if port == 0 {
-		if p, ok := env("PORT"); ok {
-			port, _ = strconv.Atoi(p)
-		}
-	}
-	if port == 0 {
+	if port < 0 {
 		port = DefaultPort
+		if p, ok := env("PORT"); ok {
+			if port, err = strconv.Atoi(p); err != nil || port < 0 {
+				return nil, fmt.Errorf("PORT=%q is not a port number", p)
+			}
+		}
 	}
 	g := &Gateway{cfg: cfg, log: log, server: srv, client: client, open: masterKey == ""}
 	if g.open {

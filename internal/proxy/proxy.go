@@ -250,6 +250,12 @@ var errClientGone = errors.New("client went away mid-stream")
 // commit point nothing is retried: an upstream failure becomes a final SSE
 // error event, never a made-up finish_reason.
 func (p *Pipeline) relay(ctx context.Context, sw StreamWriter, s provider.Stream, st *state) {
+	p.finish(st, p.relayInto(ctx, sw, s, st))
+}
+
+// relayInto is relay without the accounting; it returns how the stream ended
+// (nil for a complete one).
+func (p *Pipeline) relayInto(ctx context.Context, sw StreamWriter, s provider.Stream, st *state) error {
 	st.out.Status = 200
 	upErr := st.pending
 	for {
@@ -257,8 +263,7 @@ func (p *Pipeline) relay(ctx context.Context, sw StreamWriter, s provider.Stream
 			if err := write(sw, st.buf); err != nil {
 				st.out.Usage = s.Usage()
 				s.Close()
-				p.finish(st, fmt.Errorf("%w: %w", errClientGone, err))
-				return
+				return fmt.Errorf("%w: %w", errClientGone, err)
 			}
 			if st.out.FirstByte == 0 {
 				st.out.FirstByte = time.Since(st.out.Start)
@@ -272,8 +277,7 @@ func (p *Pipeline) relay(ctx context.Context, sw StreamWriter, s provider.Stream
 	st.out.Usage = s.Usage()
 	s.Close()
 	if upErr == io.EOF {
-		p.finish(st, nil)
-		return
+		return nil
 	}
 	if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		e := provider.AsError(upErr)
@@ -283,7 +287,7 @@ func (p *Pipeline) relay(ctx context.Context, sw StreamWriter, s provider.Stream
 		st.buf = sse.AppendData(st.buf[:0], (&openai.Error{Message: e.Message, Type: e.Type, Code: e.Code, Param: e.Param}).AppendJSON(st.hdr[:0]))
 		_ = write(sw, st.buf)
 	}
-	p.finish(st, upErr)
+	return upErr
 }
 
 func write(sw StreamWriter, b []byte) error {

@@ -4,15 +4,16 @@
 package telemetry
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/proxy"
 )
 
@@ -33,12 +34,28 @@ type Metrics struct {
 	other  *groupMetrics
 }
 
+// groupMetrics resolves a group's children on first use (so /metrics lists
+// only series that happened) and keeps them, so later requests skip the
+// label lookup.
 type groupMetrics struct {
-	ok               [9]prometheus.Counter
-	duration         [9]prometheus.Observer
-	ttft             prometheus.Observer
-	promptTokens     prometheus.Counter
-	completionTokens prometheus.Counter
+	name             string
+	ok               [9]lazy[prometheus.Counter]
+	duration         [9]lazy[prometheus.Observer]
+	ttft             lazy[prometheus.Observer]
+	promptTokens     lazy[prometheus.Counter]
+	completionTokens lazy[prometheus.Counter]
+}
+
+// lazy is a metric child created once, on first use.
+type lazy[T any] struct{ p atomic.Pointer[T] }
+
+func (l *lazy[T]) get(make func() T) T {
+	if v := l.p.Load(); v != nil {
+		return *v
+	}
+	v := make()
+	l.p.Store(&v) // a race creates the same child twice: WithLabelValues is idempotent
+	return v
 }
 
 // otherModel labels requests for models no group serves, keeping the label
@@ -70,18 +87,7 @@ func NewMetrics(groups []string, log *slog.Logger) *Metrics {
 	return m
 }
 
-func (m *Metrics) newGroup(name string) *groupMetrics {
-	g := &groupMetrics{
-		ttft:             m.ttft.WithLabelValues(name),
-		promptTokens:     m.tokens.WithLabelValues(name, "prompt"),
-		completionTokens: m.tokens.WithLabelValues(name, "completion"),
-	}
-	for op := provider.OpChat; op <= provider.OpRerank; op++ {
-		g.ok[op] = m.requests.WithLabelValues(op.String(), name, "200")
-		g.duration[op] = m.duration.WithLabelValues(op.String(), name)
-	}
-	return g
-}
+func (m *Metrics) newGroup(name string) *groupMetrics { return &groupMetrics{name: name} }
 
 // Handler serves the Prometheus exposition.
 func (m *Metrics) Handler() http.Handler {
@@ -101,27 +107,28 @@ func (m *Metrics) Observe(o *proxy.Outcome) {
 	if g == nil {
 		g, name = m.other, otherModel
 	}
+	op := o.Op.String()
 	if o.Status == 200 && int(o.Op) < len(g.ok) {
-		g.ok[o.Op].Inc()
+		g.ok[o.Op].get(func() prometheus.Counter { return m.requests.WithLabelValues(op, name, "200") }).Inc()
 	} else {
-		m.requests.WithLabelValues(o.Op.String(), name, strconv.Itoa(o.Status)).Inc()
+		m.requests.WithLabelValues(op, name, strconv.Itoa(o.Status)).Inc()
 	}
 	if int(o.Op) < len(g.duration) {
-		g.duration[o.Op].Observe(o.Duration.Seconds())
+		g.duration[o.Op].get(func() prometheus.Observer { return m.duration.WithLabelValues(op, name) }).Observe(o.Duration.Seconds())
 	}
 	if o.Streamed && o.FirstByte > 0 {
-		g.ttft.Observe(o.FirstByte.Seconds())
+		g.ttft.get(func() prometheus.Observer { return m.ttft.WithLabelValues(name) }).Observe(o.FirstByte.Seconds())
 	}
 	if o.Usage.PromptTokens > 0 {
-		g.promptTokens.Add(float64(o.Usage.PromptTokens))
+		g.promptTokens.get(func() prometheus.Counter { return m.tokens.WithLabelValues(name, "prompt") }).Add(float64(o.Usage.PromptTokens))
 	}
 	if o.Usage.CompletionTokens > 0 {
-		g.completionTokens.Add(float64(o.Usage.CompletionTokens))
+		g.completionTokens.get(func() prometheus.Counter { return m.tokens.WithLabelValues(name, "completion") }).Add(float64(o.Usage.CompletionTokens))
 	}
 	if o.Deployment != nil {
 		m.attempts.WithLabelValues(o.Deployment.Provider, attemptOutcome(o)).Inc()
 	}
-	if m.log.Enabled(nil, slog.LevelDebug) {
+	if m.log.Enabled(context.Background(), slog.LevelDebug) {
 		m.log.Debug("request", "request_id", o.RequestID, "op", o.Op.String(), "model", o.Model,
 			"status", o.Status, "result", o.Result, "duration_ms", o.Duration.Milliseconds(),
 			"prompt_tokens", o.Usage.PromptTokens, "completion_tokens", o.Usage.CompletionTokens, "error", o.Err)

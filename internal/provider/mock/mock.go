@@ -190,17 +190,24 @@ func (s *Settings) streamEvents(c *provider.Call, id uint64, created int64, u op
 		head = fmt.Appendf(head, `{"id":"cmpl-mock-%d","object":"text_completion","created":%d,"model":`, id, created)
 	}
 	head = openai.AppendString(head, c.ClientModel)
-	event := func(choice string, text *string, finish string) []byte {
+	// event builds one chunk; role is set on the first chat chunk only, and
+	// text is nil for the finish chunk (an empty delta).
+	event := func(role bool, text *string, finish string) []byte {
 		b := append([]byte(nil), head...)
 		b = append(b, `,"choices":[{"index":0,`...)
 		if chat {
-			b = append(b, `"delta":`...)
-			b = append(b, choice...)
-			if text != nil {
-				b = append(b[:len(b)-1], `,"content":`...)
-				b = openai.AppendString(b, *text)
-				b = append(b, '}')
+			b = append(b, `"delta":{`...)
+			if role {
+				b = append(b, `"role":"assistant"`...)
 			}
+			if text != nil {
+				if role {
+					b = append(b, ',')
+				}
+				b = append(b, `"content":`...)
+				b = openai.AppendString(b, *text)
+			}
+			b = append(b, '}')
 		} else {
 			t := ""
 			if text != nil {
@@ -224,12 +231,12 @@ func (s *Settings) streamEvents(c *provider.Call, id uint64, created int64, u op
 	var out [][]byte
 	empty := ""
 	if chat {
-		out = append(out, event(`{"role":"assistant"}`, &empty, ""))
+		out = append(out, event(true, &empty, ""))
 	}
 	for _, piece := range split(s.Response, s.StreamChunks) {
-		out = append(out, event(`{}`, &piece, ""))
+		out = append(out, event(false, &piece, ""))
 	}
-	out = append(out, event(`{}`, nil, "stop"))
+	out = append(out, event(false, nil, "stop"))
 	if c.ClientWantsUsage() {
 		b := append([]byte(nil), head...)
 		b = append(b, `,"choices":[],"usage":`...)
