@@ -38,8 +38,8 @@ type Envelope struct {
 	lastEnd  int // end of the last top-level member (open+1 when none)
 	modelAt  int // the model value, quotes included: body[modelAt:modelEnd]
 	modelEnd int
-	soAt     int  // the stream_options value
-	soEnd    int  //
+	soAt     int  // the stream_options value: body[soAt:soEnd]
+	soEnd    int
 	soNull   bool // stream_options is null
 	soEmpty  bool // stream_options is {}
 	iuAt     int  // the include_usage value inside stream_options
@@ -128,9 +128,15 @@ func foldsToKey(k []byte) int {
 	return keyOther
 }
 
+// asciiEqualFold compares k with a lower-case name, ignoring the case of
+// ASCII letters in k only.
 func asciiEqualFold(k []byte, name string) bool {
 	for i := range len(name) {
-		if k[i]|0x20 != name[i]|0x20 {
+		c := k[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != name[i] {
 			return false
 		}
 	}
@@ -142,13 +148,22 @@ func asciiEqualFold(k []byte, name string) bool {
 // nested at most MaxDepth deep. The parameters the gateway reads must have
 // their documented types (null counts as absent, except for "model") and
 // appear only once. A missing model is not an error here. Errors are
-// *RequestError. On error, e is left in an unspecified state.
+// *RequestError. On error, e is reset to its zero value.
 //
 // Model and User are new strings (body may be reused afterwards), except
 // that a value equal to the one e already held is kept without
 // allocating, so a pooled Envelope parses requests for the same model
 // without allocating.
 func ParseEnvelope(body []byte, e *Envelope) error {
+	if err := e.parse(body); err != nil {
+		// Leave nothing half-filled that a caller could act on.
+		*e = Envelope{}
+		return err
+	}
+	return nil
+}
+
+func (e *Envelope) parse(body []byte) *RequestError {
 	prevModel, prevUser := e.Model, e.User
 	*e = Envelope{bodyLen: len(body)}
 
@@ -585,6 +600,9 @@ func (e *Envelope) tags(body []byte, i int) (int, *RequestError) {
 		e.Tags = []string{}
 		return i + 1, nil
 	}
+	// A fresh slice every time: callers may keep Tags after the Envelope
+	// is reused.
+	e.Tags = make([]string, 0, 4)
 	for {
 		i = skipWS(body, i)
 		if i >= len(body) {

@@ -278,8 +278,11 @@ func TestEnvelopeReuse(t *testing.T) {
 		t.Fatalf("not reset: %+v", got)
 	}
 	// An error leaves no stale model that a caller might trust.
-	if err := ParseEnvelope([]byte(`{"model":"x","stream":1}`), &e); err == nil {
+	if err := ParseEnvelope([]byte(`{"model":"x","stream":true,"n":[]}`), &e); err == nil {
 		t.Fatal("no error")
+	}
+	if got := fieldsOf(&e); !reflect.DeepEqual(got, fields{}) {
+		t.Fatalf("not reset after an error: %+v", got)
 	}
 }
 
