@@ -137,7 +137,7 @@ func (r *runner) render() string {
 		p("| %s | %s | %s | %s | %s | %s |\n", x.target, modeName(x.stream), inflight, done, num(rss, 1), failed)
 	}
 
-	p("\n## Stream integrity: %d streams over %d connections\n\n", o.trunc, o.truncConns)
+	p("\n## Stream integrity: %d streams at %.0f/s (open loop)\n\n", o.trunc, o.truncRate)
 	p("| target | streams completed | bad streams | bad %% | first failure |\n|---|--:|--:|--:|---|\n")
 	for _, x := range r.truncs {
 		if x.res == nil {
@@ -190,7 +190,8 @@ func (r *runner) render() string {
 		trunc := "—"
 		for _, x := range r.truncs {
 			if x.target == t && x.res != nil {
-				bad := x.res.Failed() + uint64(max(0, o.trunc-int(x.res.Completed())))
+				// Streams never sent or never finished are not verified: bad.
+				bad := x.res.Failed() + uint64(max(0, o.trunc-int(x.res.Completed()+x.res.Unsent)))
 				trunc = fmt.Sprintf("%d %s", bad, mark(bad == 0))
 			}
 		}
@@ -208,10 +209,10 @@ func (r *runner) render() string {
 			p("- %s\n", oneLine(e))
 		}
 		for _, s := range r.scenarios {
-			for _, x := range []*loadgen.Result{s.closed, s.open} {
+			for i, x := range []*loadgen.Result{s.closed, s.open} {
 				if x != nil && x.Failed() > 0 {
-					p("- %s %s %d conns: %d failed (transport %d, status %d, invalid %d, unsent %d); first: %s\n",
-						s.target, modeName(s.stream), s.conns, x.Failed(), x.Transport, x.Status, x.Invalid, x.Unsent, oneLine(x.FirstError))
+					p("- %s %s %d conns, %s loop: %d failed (transport %d, status %d, invalid %d, unsent %d); first: %s\n",
+						s.target, modeName(s.stream), s.conns, []string{"closed", "open"}[i], x.Failed(), x.Transport, x.Status, x.Invalid, x.Unsent, oneLine(x.FirstError))
 				}
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -74,6 +75,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "switchboard:", err)
 		return 1
+	}
+	if path := os.Getenv("SWITCHBOARD_CPUPROFILE"); path != "" {
+		// For performance work: a CPU profile of the whole run, written at exit.
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(stderr, "switchboard:", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "switchboard:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -223,8 +223,8 @@ type unavailable struct{ name string }
 
 func (u unavailable) Name() string              { return u.name }
 func (u unavailable) Supports(provider.Op) bool { return true }
-func (u unavailable) Send(context.Context, *provider.Call) (*provider.Result, error) {
-	return nil, &provider.Error{Status: 501, Type: "not_implemented", Code: "provider_not_implemented",
+func (u unavailable) Send(context.Context, *provider.Call, *provider.Result) error {
+	return &provider.Error{Status: 501, Type: "not_implemented", Code: "provider_not_implemented",
 		Message: "provider '" + u.name + "' is not implemented yet in this Switchboard build"}
 }
 

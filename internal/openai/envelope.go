@@ -38,7 +38,7 @@ type Envelope struct {
 	lastEnd  int // end of the last top-level member (open+1 when none)
 	modelAt  int // the model value, quotes included: body[modelAt:modelEnd]
 	modelEnd int
-	soAt     int  // the stream_options value: body[soAt:soEnd]
+	soAt     int // the stream_options value: body[soAt:soEnd]
 	soEnd    int
 	soNull   bool // stream_options is null
 	soEmpty  bool // stream_options is {}
@@ -249,7 +249,7 @@ func (e *Envelope) parse(body []byte) *RequestError {
 			if c != '"' {
 				return typeError(body, i, "model", "a string")
 			}
-			if i, err = e.stringValue(body, i, &e.Model, prevModel); err != nil {
+			if i, err = stringValue(body, i, &e.Model, prevModel); err != nil {
 				return err
 			}
 			e.HasModel, e.modelAt, e.modelEnd = true, at, i
@@ -280,7 +280,7 @@ func (e *Envelope) parse(body []byte) *RequestError {
 			case 'n':
 				i, err = scanLiteral(body, i, "null")
 			case '"':
-				i, err = e.stringValue(body, i, &e.User, prevUser)
+				i, err = stringValue(body, i, &e.User, prevUser)
 			default:
 				return typeError(body, i, "user", "a string")
 			}
@@ -359,9 +359,9 @@ func typeError(body []byte, i int, param, want string) *RequestError {
 	return &RequestError{Message: "'" + param + "' must be " + want, Param: param, Offset: i}
 }
 
-// stringValue scans the string at body[i] into *dst, reusing prev when
-// it is equal so as not to allocate.
-func (e *Envelope) stringValue(body []byte, i int, dst *string, prev string) (int, *RequestError) {
+// stringValue scans the string at body[i] into *dst. It keeps prev when
+// the value equals it: comparing costs nothing, allocating a copy does.
+func stringValue(body []byte, i int, dst *string, prev string) (int, *RequestError) {
 	at := i
 	i, esc, err := scanString(body, i)
 	if err != nil {
@@ -371,18 +371,13 @@ func (e *Envelope) stringValue(body []byte, i int, dst *string, prev string) (in
 	if esc {
 		var tmp [64]byte
 		raw = appendUnescaped(tmp[:0], raw)
-		*dst = reuse(prev, raw)
-		return i, nil
 	}
-	*dst = reuse(prev, raw)
+	if prev == string(raw) {
+		*dst = prev
+	} else {
+		*dst = string(raw)
+	}
 	return i, nil
-}
-
-func reuse(prev string, b []byte) string {
-	if prev == string(b) {
-		return prev
-	}
-	return string(b)
 }
 
 func boolValue(body []byte, i int, param string) (v bool, end int, err *RequestError) {
@@ -404,9 +399,10 @@ func boolValue(body []byte, i int, param string) (v bool, end int, err *RequestE
 // downstream (tokens × price) cannot overflow.
 const maxIntParam = math.MaxInt32
 
-// intValue reads an integer parameter: a JSON number with no fractional
-// part ("100" or "100.0", as the Python SDKs may send), in [0, MaxInt32],
-// or null (present == false).
+// intValue reads an integer parameter: a JSON number whose value is a
+// whole number ("100", and also "100.0" or "1e2", which Python's json and
+// the OpenAI API accept as integers), in [0, MaxInt32], or null (present
+// == false).
 func intValue(body []byte, i int, param string) (v int, present bool, end int, err *RequestError) {
 	c := body[i]
 	if c == 'n' {
@@ -419,38 +415,84 @@ func intValue(body []byte, i int, param string) (v int, present bool, end int, e
 	if end, err = scanNumber(body, i); err != nil {
 		return 0, false, end, err
 	}
-	num := body[i:end]
-	if num[0] == '-' {
-		if allZeroDigits(num[1:]) {
-			return 0, true, end, nil
-		}
+	v, whole, fits := wholeNumber(body[i:end])
+	switch {
+	case !whole:
+		return 0, false, i, &RequestError{Message: "'" + param + "' must be an integer", Param: param, Offset: i}
+	case v < 0:
 		return 0, false, i, &RequestError{Message: "'" + param + "' must not be negative", Param: param, Offset: i}
-	}
-	for k, d := range num {
-		switch {
-		case isDigit(d):
-			if v > (maxIntParam-int(d-'0'))/10 {
-				return 0, false, i, &RequestError{Message: "'" + param + "' is too large (at most " + strconv.Itoa(maxIntParam) + ")", Param: param, Offset: i}
-			}
-			v = v*10 + int(d-'0')
-		case d == '.' && allZeroDigits(num[k+1:]):
-			return v, true, end, nil
-		default:
-			return 0, false, i, &RequestError{Message: "'" + param + "' must be an integer", Param: param, Offset: i}
-		}
+	case !fits:
+		return 0, false, i, &RequestError{Message: "'" + param + "' is too large (at most " + strconv.Itoa(maxIntParam) + ")", Param: param, Offset: i}
 	}
 	return v, true, end, nil
 }
 
-// allZeroDigits reports whether s is made of '0', '.' only (so -0 and
-// 1.000 are whole numbers; scanNumber has vouched for the syntax).
-func allZeroDigits(s []byte) bool {
-	for _, c := range s {
-		if c != '0' && c != '.' {
-			return false
+// wholeNumber evaluates a number that scanNumber accepted. whole reports
+// whether it is an integer; if so, v is its sign (-1, 0, 1) times, when
+// fits, its magnitude (which is then at most maxIntParam).
+func wholeNumber(num []byte) (v int, whole, fits bool) {
+	neg := num[0] == '-'
+	if neg {
+		num = num[1:]
+	}
+	// The digits of the mantissa, without the point, are intDigits then
+	// fracDigits; the decimal point sits after point of them.
+	mant := num
+	exp := 0
+	if k := bytes.IndexAny(num, "eE"); k >= 0 {
+		mant = num[:k]
+		e := num[k+1:]
+		expNeg := e[0] == '-'
+		if e[0] == '-' || e[0] == '+' {
+			e = e[1:]
+		}
+		for _, d := range e {
+			// Beyond this the answer no longer depends on the exponent's
+			// exact size, and it cannot overflow.
+			if exp < 10000 {
+				exp = exp*10 + int(d-'0')
+			}
+		}
+		if expNeg {
+			exp = -exp
 		}
 	}
-	return true
+	intDigits, fracDigits := mant, mant[len(mant):]
+	if k := bytes.IndexByte(mant, '.'); k >= 0 {
+		intDigits, fracDigits = mant[:k], mant[k+1:]
+	}
+	n := len(intDigits) + len(fracDigits)
+	digit := func(k int) byte {
+		switch {
+		case k < len(intDigits):
+			return intDigits[k]
+		case k < n:
+			return fracDigits[k-len(intDigits)]
+		}
+		return '0'
+	}
+	point := len(intDigits) + exp
+	for k := max(point, 0); k < n; k++ {
+		if digit(k) != '0' {
+			return 0, false, false
+		}
+	}
+	fits = true
+	for k := 0; k < point; k++ {
+		d := int(digit(k) - '0')
+		if v > (maxIntParam-d)/10 {
+			fits = false
+			break
+		}
+		v = v*10 + d
+	}
+	if neg && (v != 0 || !fits) {
+		return -1, true, fits
+	}
+	if !fits {
+		return 1, true, false
+	}
+	return v, true, true
 }
 
 // streamOptions reads the stream_options value at body[i].

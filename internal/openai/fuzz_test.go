@@ -23,7 +23,7 @@ func addRequestSeeds(f *testing.F) {
 		`{"stream":true,"stream_options":{"include_usage":false,"x":1}}`,
 		`{"stream":true,"stream_options":{ }, "model" : "x" }`,
 		`{"mod\u0065l":"a","messages":[{"role":"user","content":"\ud83d\ude00"}]}`,
-		`{"model":"a","MODEL":"b"}`, `{"max_tokens":1.0,"n":-0}`, `[1,2]`, `{"a":01}`,
+		`{"model":"a","MODEL":"b"}`, `{"max_tokens":1.0,"n":-0}`, `{"n":2.50e1}`, `[1,2]`, `{"a":01}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -69,6 +69,12 @@ func FuzzParseEnvelope(f *testing.F) {
 			_ = json.Unmarshal(raw, &s)
 			if (s != nil && *s) != e.Stream {
 				t.Fatalf("stream %v, encoding/json %s", e.Stream, raw)
+			}
+		}
+		if raw, ok := top["n"]; ok && string(raw) != "null" {
+			var f float64
+			if json.Unmarshal(raw, &f) != nil || f != float64(e.N) {
+				t.Fatalf("n %d, encoding/json %s", e.N, raw)
 			}
 		}
 		for _, model := range []string{"gpt-4o", "", "é\"\\\n\u2028😀"} {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/openai"
@@ -85,19 +86,19 @@ func (h *HTTP) Supports(op Op) bool {
 const maxErrorBody = 1 << 20
 
 // Send implements Provider.
-func (h *HTTP) Send(ctx context.Context, c *Call) (*Result, error) {
+func (h *HTTP) Send(ctx context.Context, c *Call, res *Result) error {
 	streamed := c.Stream() || c.Op == OpSpeech
 	req := upstream.AcquireRequest()
 	if err := h.codec.BuildRequest(c, req); err != nil {
 		upstream.ReleaseRequest(req)
-		return nil, err
+		return err
 	}
 	d := c.Deployment
 	start := time.Now()
 	resp, err := h.client.Do(ctx, req, upstream.DoOptions{Stream: streamed, FirstByteTimeout: d.StreamTimeout, Timeout: d.Timeout})
 	upstream.ReleaseRequest(req)
 	if err != nil {
-		return nil, h.transportError(ctx, c, err)
+		return h.transportError(ctx, c, err)
 	}
 	latency := time.Since(start)
 
@@ -112,22 +113,27 @@ func (h *HTTP) Send(ctx context.Context, c *Call) (*Result, error) {
 			e.RetryAfter = parseRetryAfter(resp.Header("Retry-After"))
 		}
 		resp.Release()
-		return nil, e
+		return e
 	}
 
-	if !streamed {
+	*res = Result{Status: http.StatusOK, UpstreamLatency: latency}
+	switch {
+	case !streamed:
 		out, usage, err := h.codec.DecodeBody(c, resp.Body(), nil)
 		if err != nil {
 			resp.Release()
-			return nil, err
+			return err
 		}
-		return &Result{Status: http.StatusOK, ContentType: contentType(resp.ContentType()), Body: out, Usage: usage, UpstreamLatency: latency, Release: resp.Release}, nil
+		res.ContentType, res.Body, res.Usage, res.Owner = contentType(resp.ContentType()), out, usage, resp
+	case c.Op == OpSpeech:
+		res.ContentType, res.Stream = string(resp.ContentType()), &rawStream{resp: resp, r: resp.BodyStream()}
+	default:
+		s := sseStreams.Get().(*sseStream)
+		s.resp, s.dec, s.finished = resp, h.codec.NewStreamDecoder(c), false
+		s.r.Reset(resp.BodyStream())
+		res.ContentType, res.Stream = "text/event-stream", s
 	}
-	if c.Op == OpSpeech {
-		return &Result{Status: http.StatusOK, ContentType: string(resp.ContentType()), Stream: &rawStream{resp: resp, r: resp.BodyStream()}, UpstreamLatency: latency}, nil
-	}
-	s := &sseStream{resp: resp, r: sse.NewReader(resp.BodyStream(), 0), dec: h.codec.NewStreamDecoder(c)}
-	return &Result{Status: http.StatusOK, ContentType: "text/event-stream", Stream: s, UpstreamLatency: latency}, nil
+	return nil
 }
 
 // transportError classifies a failure to get an answer at all.
@@ -176,13 +182,16 @@ func parseRetryAfter(v []byte) time.Duration {
 	return 0
 }
 
-// sseStream relays an upstream SSE stream through a StreamDecoder.
+// sseStream relays an upstream SSE stream through a StreamDecoder. It is
+// pooled with its reader, whose buffer is the largest per-stream allocation.
 type sseStream struct {
 	resp     *upstream.Response
 	r        *sse.Reader
 	dec      StreamDecoder
 	finished bool
 }
+
+var sseStreams = sync.Pool{New: func() any { return &sseStream{r: sse.NewReader(nil, 0)} }}
 
 func (s *sseStream) Next(dst []byte) ([]byte, error) {
 	if s.finished {
@@ -224,6 +233,9 @@ func (s *sseStream) Close() {
 		}
 	}
 	s.resp.Release()
+	s.r.Reset(nil)
+	s.resp, s.dec = nil, nil
+	sseStreams.Put(s)
 }
 
 // rawStream relays a binary body (audio) as it arrives.

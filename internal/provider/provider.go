@@ -116,10 +116,12 @@ func (c *Call) ClientWantsUsage() bool { return c.Envelope != nil && c.Envelope.
 // once the response is known to be a success and its first bytes are ready,
 // or with an *Error; nothing has reached the client at that point, so the
 // pipeline may still retry elsewhere.
+//
+// Send fills res, which the caller owns (the pipeline pools it).
 type Provider interface {
 	Name() string
 	Supports(op Op) bool
-	Send(ctx context.Context, c *Call) (*Result, error)
+	Send(ctx context.Context, c *Call, res *Result) error
 }
 
 // Result is a successful upstream answer in the client's format.
@@ -134,10 +136,13 @@ type Result struct {
 	// UpstreamLatency is the time from the request being sent to the response
 	// headers, so the pipeline can report its own overhead apart from it.
 	UpstreamLatency time.Duration
-	// Release returns pooled resources behind Body; the pipeline calls it once
-	// the body is written. May be nil.
-	Release func()
+	// Owner holds the memory behind Body; the pipeline releases it once the
+	// body is written. May be nil.
+	Owner Releaser
 }
+
+// Releaser gives back pooled memory.
+type Releaser interface{ Release() }
 
 // Stream produces a streamed answer in client-ready bytes (SSE events for chat
 // and completions, raw bytes for audio).

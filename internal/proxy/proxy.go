@@ -38,19 +38,24 @@ type Request struct {
 
 // Responder is how the pipeline answers; the server implements it.
 type Responder interface {
-	// SetHeader sets a response header; only before Send or Stream.
-	SetHeader(key string, value []byte)
+	// SetHeader and SetHeaderBytes set a response header; only before Send or Stream.
+	SetHeader(key, value string)
+	SetHeaderBytes(key string, value []byte)
 	// Send writes a complete response.
 	Send(status int, contentType string, body []byte)
-	// Stream commits status and headers and calls fn with a writer whose
-	// Flush delivers what was written. fn may run after Serve has returned.
-	Stream(status int, contentType string, fn func(w StreamWriter))
+	// Stream commits status and headers; the server then pulls the body from
+	// src, sending each Read to the client at once, and calls src.Done when
+	// the response is over. This may happen after Serve has returned.
+	Stream(status int, contentType string, src StreamSource)
 }
 
-// StreamWriter is the body of a committed streamed response.
-type StreamWriter interface {
-	Write(p []byte) (int, error)
-	Flush() error
+// StreamSource is the body of a committed streamed response.
+type StreamSource interface {
+	// Read returns the next bytes for the client; io.EOF after the last.
+	Read(p []byte) (int, error)
+	// Done is called exactly once at the end, with the error that stopped
+	// writing to the client (nil when the client got everything Read gave).
+	Done(writeErr error)
 }
 
 // Outcome is what happened to one request, for metrics and (later) the
@@ -89,27 +94,30 @@ func badRequest(msg, param string) *Error {
 	return &Error{Status: 400, Type: "invalid_request_error", Message: msg, Param: param}
 }
 
-// state is the per-request memory, pooled so the hot path does not allocate it.
+// state is the per-request memory, pooled so the hot path does not allocate
+// it. For a committed stream it is also the StreamSource the server pulls.
 type state struct {
-	env     openai.Envelope
-	call    provider.Call
-	out     Outcome
-	buf     []byte
-	hdr     []byte
-	pending error // the error that came with the first stream piece
+	p      *Pipeline
+	ctx    context.Context
+	env    openai.Envelope
+	call   provider.Call
+	res    provider.Result
+	out    Outcome
+	buf    []byte // bytes for the client not yet read
+	off    int    // how much of buf was read
+	hdr    []byte
+	upErr  error // how the upstream stream ended (io.EOF: complete)
+	closed bool  // buf holds the stream's last bytes
 }
 
 var statePool = sync.Pool{New: func() any { return &state{buf: make([]byte, 0, 4096), hdr: make([]byte, 0, 32)} }}
 
 func (st *state) release() {
-	st.env = openai.Envelope{}
-	st.call = provider.Call{}
-	st.out = Outcome{}
-	st.pending = nil
-	if cap(st.buf) > 1<<20 {
-		st.buf = make([]byte, 0, 4096)
+	buf, hdr := st.buf[:0], st.hdr[:0]
+	if cap(buf) > 1<<20 {
+		buf = make([]byte, 0, 4096)
 	}
-	st.buf = st.buf[:0]
+	*st = state{buf: buf, hdr: hdr}
 	statePool.Put(st)
 }
 
@@ -118,63 +126,61 @@ func (st *state) release() {
 // in-band and Serve's caller sees nil.
 func (p *Pipeline) Serve(ctx context.Context, req *Request, w Responder) error {
 	st := statePool.Get().(*state)
+	st.p, st.ctx = p, ctx
 	st.out = Outcome{RequestID: req.ID, Op: req.Op, Start: req.Received}
-	res, err := p.attempt(ctx, req, st)
-	if err != nil {
+	if err := p.attempt(ctx, req, st); err != nil {
 		p.finish(st, err)
 		return err
 	}
-	p.setHeaders(w, st, req, res.UpstreamLatency)
+	p.setHeaders(w, st, req)
+	res := &st.res
 	if res.Stream == nil {
 		w.Send(res.Status, res.ContentType, res.Body)
 		st.out.Status, st.out.Usage = res.Status, res.Usage
-		if res.Release != nil {
-			res.Release()
+		if res.Owner != nil {
+			res.Owner.Release()
 		}
 		p.finish(st, nil)
 		return nil
 	}
-	st.out.Streamed = true
-	w.Stream(res.Status, res.ContentType, func(sw StreamWriter) {
-		p.relay(ctx, sw, res.Stream, st)
-	})
+	st.out.Streamed, st.out.Status = true, res.Status
+	w.Stream(res.Status, res.ContentType, st)
 	return nil
 }
 
 // attempt resolves the deployment and calls it. For streams it also reads the
 // first piece, so that an upstream that fails before saying anything is still
 // an ordinary error (and a retry candidate) rather than a broken stream.
-func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) (*provider.Result, error) {
+func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 	model, err := p.model(req, st)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dep, err := p.Router.Pick(model)
 	if err != nil {
-		return nil, &Error{Status: 404, Type: "not_found_error", Code: "model_not_found", Param: "model",
+		return &Error{Status: 404, Type: "not_found_error", Code: "model_not_found", Param: "model",
 			Message: "model '" + model + "' is not served by this gateway; GET /v1/models lists the models you can use"}
 	}
 	st.out.Model, st.out.Deployment = model, dep
 	if !dep.Impl.Supports(req.Op) {
-		return nil, badRequest("model '"+model+"' ("+dep.Provider+") does not support "+req.Op.String(), "model")
+		return badRequest("model '"+model+"' ("+dep.Provider+") does not support "+req.Op.String(), "model")
 	}
 	st.call = provider.Call{Op: req.Op, Deployment: dep, Body: req.Body, ContentType: req.ContentType, ClientModel: model}
 	if req.Op.JSONBody() {
 		st.call.Envelope = &st.env
 	}
-	res, err := dep.Impl.Send(ctx, &st.call)
-	if err != nil {
-		return nil, err
+	if err := dep.Impl.Send(ctx, &st.call, &st.res); err != nil {
+		return err
 	}
-	if res.Stream != nil {
-		st.buf, err = res.Stream.Next(st.buf[:0])
-		if err != nil && err != io.EOF && len(st.buf) == 0 {
-			res.Stream.Close()
-			return nil, err
+	if s := st.res.Stream; s != nil {
+		st.buf, st.upErr = s.Next(st.buf[:0])
+		if st.upErr != nil && st.upErr != io.EOF && len(st.buf) == 0 {
+			s.Close()
+			st.res.Stream = nil
+			return st.upErr
 		}
-		st.pending = err
 	}
-	return res, nil
+	return nil
 }
 
 // model validates the body and finds the model the client asked for.
@@ -229,72 +235,76 @@ func multipartModel(body, contentType []byte) (string, error) {
 	}
 }
 
-// setHeaders adds the request id, the deployment and the gateway's own
-// overhead, under Switchboard's names and LiteLLM's (for drop-in clients).
-func (p *Pipeline) setHeaders(w Responder, st *state, req *Request, upstream time.Duration) {
+// setHeaders adds the deployment and the gateway's own overhead, under
+// Switchboard's names and LiteLLM's (for drop-in clients). The server sets
+// the request id headers itself, on errors too.
+func (p *Pipeline) setHeaders(w Responder, st *state, req *Request) {
 	d := st.out.Deployment
-	w.SetHeader("x-request-id", []byte(req.ID))
-	w.SetHeader("x-litellm-call-id", []byte(req.ID))
-	w.SetHeader("x-litellm-model-id", []byte(d.ID))
-	w.SetHeader("x-switchboard-deployment", []byte(d.ID))
-	overhead := time.Since(req.Received) - upstream
+	w.SetHeader("x-litellm-model-id", d.ID)
+	w.SetHeader("x-switchboard-deployment", d.ID)
+	overhead := time.Since(req.Received) - st.res.UpstreamLatency
 	st.hdr = strconv.AppendFloat(st.hdr[:0], float64(overhead.Microseconds())/1000, 'f', 3, 64)
-	w.SetHeader("x-switchboard-overhead-ms", st.hdr)
-	w.SetHeader("x-litellm-overhead-duration-ms", st.hdr)
+	w.SetHeaderBytes("x-switchboard-overhead-ms", st.hdr)
+	w.SetHeaderBytes("x-litellm-overhead-duration-ms", st.hdr)
 }
 
 // errClientGone marks a stream the client stopped reading.
 var errClientGone = errors.New("client went away mid-stream")
 
-// relay sends a committed stream to the client, flushing per piece. After the
-// commit point nothing is retried: an upstream failure becomes a final SSE
-// error event, never a made-up finish_reason.
-func (p *Pipeline) relay(ctx context.Context, sw StreamWriter, s provider.Stream, st *state) {
-	p.finish(st, p.relayInto(ctx, sw, s, st))
-}
-
-// relayInto is relay without the accounting; it returns how the stream ended
-// (nil for a complete one).
-func (p *Pipeline) relayInto(ctx context.Context, sw StreamWriter, s provider.Stream, st *state) error {
-	st.out.Status = 200
-	upErr := st.pending
+// Read implements StreamSource. After the commit point nothing is retried:
+// an upstream failure becomes one final SSE error event, never a made-up
+// finish_reason or [DONE].
+func (st *state) Read(p []byte) (int, error) {
 	for {
-		if len(st.buf) > 0 {
-			if err := write(sw, st.buf); err != nil {
-				st.out.Usage = s.Usage()
-				s.Close()
-				return fmt.Errorf("%w: %w", errClientGone, err)
-			}
+		if st.off < len(st.buf) {
+			n := copy(p, st.buf[st.off:])
+			st.off += n
 			if st.out.FirstByte == 0 {
 				st.out.FirstByte = time.Since(st.out.Start)
 			}
+			return n, nil
 		}
-		if upErr != nil {
-			break
+		if st.closed {
+			return 0, io.EOF
 		}
-		st.buf, upErr = s.Next(st.buf[:0])
-	}
-	st.out.Usage = s.Usage()
-	s.Close()
-	if upErr == io.EOF {
-		return nil
-	}
-	if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		e := provider.AsError(upErr)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			e = &Error{Status: 504, Type: "timeout", Code: "timeout", Message: "request timed out"}
+		st.off = 0
+		if st.upErr != nil {
+			st.closed = true
+			st.buf = st.buf[:0]
+			if st.upErr != io.EOF && !errors.Is(st.ctx.Err(), context.Canceled) {
+				st.buf = appendErrorEvent(st.buf, st.upErr, st.ctx, st.hdr[:0])
+			}
+			continue
 		}
-		st.buf = sse.AppendData(st.buf[:0], (&openai.Error{Message: e.Message, Type: e.Type, Code: e.Code, Param: e.Param}).AppendJSON(st.hdr[:0]))
-		_ = write(sw, st.buf)
+		st.buf, st.upErr = st.res.Stream.Next(st.buf[:0])
 	}
-	return upErr
 }
 
-func write(sw StreamWriter, b []byte) error {
-	if _, err := sw.Write(b); err != nil {
-		return err
+// appendErrorEvent is the final event of a failed stream.
+func appendErrorEvent(dst []byte, err error, ctx context.Context, scratch []byte) []byte {
+	e := provider.AsError(err)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e = &Error{Status: 504, Type: "timeout", Code: "timeout", Message: "request timed out"}
 	}
-	return sw.Flush()
+	return sse.AppendData(dst, (&openai.Error{Message: e.Message, Type: e.Type, Code: e.Code, Param: e.Param}).AppendJSON(scratch))
+}
+
+// Done implements StreamSource: it closes the upstream side and accounts.
+func (st *state) Done(writeErr error) {
+	s := st.res.Stream
+	st.out.Usage = s.Usage()
+	s.Close()
+	err := st.upErr
+	switch {
+	case writeErr != nil:
+		err = fmt.Errorf("%w: %w", errClientGone, writeErr)
+	case err == io.EOF && st.closed:
+		err = nil
+	case err == nil || err == io.EOF:
+		// The server stopped pulling before the end without a write error.
+		err = errClientGone
+	}
+	st.p.finish(st, err)
 }
 
 // finish records the outcome and returns the request state to the pool.

@@ -22,9 +22,13 @@ type fakeProvider struct {
 
 func (f *fakeProvider) Name() string                 { return "fake" }
 func (f *fakeProvider) Supports(op provider.Op) bool { return op != provider.OpSpeech }
-func (f *fakeProvider) Send(ctx context.Context, c *provider.Call) (*provider.Result, error) {
+func (f *fakeProvider) Send(ctx context.Context, c *provider.Call, res *provider.Result) error {
 	f.calls++
-	return f.result()
+	r, err := f.result()
+	if err == nil {
+		*res = *r
+	}
+	return err
 }
 
 // scripted is a provider.Stream of fixed pieces ending with end.
@@ -60,22 +64,35 @@ type recorder struct {
 	failFrom int // fail writes from this flush on (0 = never)
 }
 
-func (r *recorder) SetHeader(k string, v []byte) { r.headers[k] = string(v) }
+func (r *recorder) SetHeader(k, v string)             { r.headers[k] = v }
+func (r *recorder) SetHeaderBytes(k string, v []byte) { r.headers[k] = string(v) }
 func (r *recorder) Send(status int, _ string, body []byte) {
 	r.status = status
 	r.body.Write(body)
 }
-func (r *recorder) Stream(status int, _ string, fn func(StreamWriter)) {
+
+// Stream pulls the body the way fasthttp does: Read until io.EOF, one
+// flushed chunk per Read, then Done with the write error.
+func (r *recorder) Stream(status int, _ string, src StreamSource) {
 	r.status = status
-	fn(r)
-}
-func (r *recorder) Write(p []byte) (int, error) {
-	if r.failFrom > 0 && r.flushes+1 >= r.failFrom {
-		return 0, errors.New("broken pipe")
+	buf := make([]byte, 4096)
+	var werr error
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if r.failFrom > 0 && r.flushes+1 >= r.failFrom {
+				werr = errors.New("broken pipe")
+				break
+			}
+			r.body.Write(buf[:n])
+			r.flushes++
+		}
+		if err != nil {
+			break
+		}
 	}
-	return r.body.Write(p)
+	src.Done(werr)
 }
-func (r *recorder) Flush() error { r.flushes++; return nil }
 
 type outcomes struct{ got []Outcome }
 
@@ -177,12 +194,6 @@ func TestClientGoneClosesUpstream(t *testing.T) {
 	}
 }
 
-// nopWriter is a StreamWriter that discards, for benchmarks.
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (nopWriter) Flush() error                { return nil }
-
 // loop is a stream of n identical events, reusable without allocating.
 type loop struct {
 	ev []byte
@@ -201,20 +212,26 @@ func (l *loop) Next(dst []byte) ([]byte, error) {
 func (l *loop) Usage() openai.Usage { return openai.Usage{} }
 func (l *loop) Close()              {}
 
-// BenchmarkRelayEvent is the pipeline's own per-event cost of relaying a
-// committed stream (the provider's decoding is benchmarked separately).
+// BenchmarkRelayEvent is the pipeline's own per-event cost of a committed
+// stream, pulled the way the server pulls it (the provider's decoding is
+// benchmarked separately).
 func BenchmarkRelayEvent(b *testing.B) {
 	ev := []byte(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":" there"},"finish_reason":null}]}` + "\n\n")
-	p := &Pipeline{}
-	st := &state{buf: make([]byte, 0, 4096)}
+	st := &state{buf: make([]byte, 0, 4096), ctx: context.Background()}
 	l := &loop{ev: ev}
+	st.res.Stream = l
+	p := make([]byte, 4096)
 	b.ReportAllocs()
 	const perStream = 1000
 	for b.Loop() {
 		l.i, l.n = 0, perStream
-		st.buf, st.pending = st.buf[:0], nil
-		st.out = Outcome{}
-		p.relayInto(context.Background(), nopWriter{}, l, st)
+		st.buf, st.off, st.upErr, st.closed = st.buf[:0], 0, nil, false
+		st.out = Outcome{Start: time.Now()}
+		for {
+			if _, err := st.Read(p); err != nil {
+				break
+			}
+		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perStream), "ns/event")
 }

@@ -6,9 +6,9 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,6 +47,7 @@ type Server struct {
 	log      *slog.Logger
 	ids      *idSource
 	started  func()
+	hangups  *hangupWatcher
 
 	modelList []byte
 	modelByID map[string][]byte
@@ -79,6 +80,7 @@ func New(cfg Config, d Deps, models []string) *Server {
 	}
 	s.modelList, s.modelByID = modelPayloads(models)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.hangups = newHangupWatcher()
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
 		ErrorHandler:          s.handleParseError,
@@ -89,6 +91,7 @@ func New(cfg Config, d Deps, models []string) *Server {
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
 		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{d.Log},
 		// Streams are long-lived: a global write timeout would cut them.
 		WriteTimeout: 0,
 	}
@@ -97,7 +100,7 @@ func New(cfg Config, d Deps, models []string) *Server {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.srv.Serve(ln)
+	return s.srv.Serve(lingerListener{ln})
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until the drain
@@ -118,6 +121,7 @@ func (s *Server) Shutdown(drain time.Duration) error {
 	case <-time.After(5 * time.Second):
 		err = errors.Join(err, errors.New("in-flight requests still running after cancellation"))
 	}
+	s.hangups.close()
 	if errors.Is(err, context.DeadlineExceeded) {
 		return errors.New("drain deadline passed: in-flight requests were cancelled")
 	}
@@ -192,15 +196,18 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) bool {
 }
 
 // exchange is one inference request in flight: the proxy.Responder the
-// pipeline answers through, and the cleanup that runs when the response is
-// complete — which for a stream is after the handler has returned.
+// pipeline answers through and, for a stream, the body fasthttp pulls (it
+// reads until io.EOF, sends each Read as a flushed chunk, then calls
+// CloseWithError). Cleanup runs when the response is over — for a stream,
+// after the handler has returned.
 type exchange struct {
 	s         *Server
 	ctx       *fasthttp.RequestCtx
 	req       proxy.Request
 	id        []byte
 	cancel    context.CancelFunc
-	watch     *disconnectWatcher
+	watch     watchToken
+	src       proxy.StreamSource
 	streaming bool
 }
 
@@ -216,7 +223,7 @@ func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathMo
 	ctx.Response.Header.SetBytesV("x-litellm-call-id", ex.id)
 	rctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
 	ex.cancel = cancel
-	ex.watch = watchDisconnect(ctx.Conn(), cancel)
+	ex.watch = s.hangups.watch(ctx.Conn(), cancel)
 	ex.req = proxy.Request{
 		ID:          string(ex.id),
 		Op:          op,
@@ -234,16 +241,21 @@ func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathMo
 }
 
 func (ex *exchange) finish() {
-	ex.watch.stop()
-	ex.cancel()
 	s := ex.s
+	s.hangups.unwatch(ex.watch)
+	ex.cancel()
 	*ex = exchange{id: ex.id[:0]}
 	exchangePool.Put(ex)
 	s.inflight.Done()
 }
 
 // SetHeader implements proxy.Responder.
-func (ex *exchange) SetHeader(key string, value []byte) {
+func (ex *exchange) SetHeader(key, value string) {
+	ex.ctx.Response.Header.Set(key, value)
+}
+
+// SetHeaderBytes implements proxy.Responder.
+func (ex *exchange) SetHeaderBytes(key string, value []byte) {
 	ex.ctx.Response.Header.SetBytesV(key, value)
 }
 
@@ -254,19 +266,26 @@ func (ex *exchange) Send(status int, contentType string, body []byte) {
 	ex.ctx.SetBody(body)
 }
 
-// Stream implements proxy.Responder. fasthttp runs the writer after the
-// handler returns, on its own goroutine, and sends each Flush as a chunk.
-func (ex *exchange) Stream(status int, contentType string, fn func(proxy.StreamWriter)) {
-	ex.streaming = true
+// Stream implements proxy.Responder.
+func (ex *exchange) Stream(status int, contentType string, src proxy.StreamSource) {
+	ex.streaming, ex.src = true, src
 	ex.ctx.SetStatusCode(status)
 	ex.ctx.SetContentType(contentType)
 	ex.ctx.Response.Header.Set("Cache-Control", "no-cache")
 	// Tell buffering reverse proxies (nginx) in front of us to pass events through.
 	ex.ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	ex.ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		fn(w)
-		ex.finish()
-	})
+	ex.ctx.Response.SetBodyStream(ex, -1)
+}
+
+// Read is the stream body fasthttp pulls.
+func (ex *exchange) Read(p []byte) (int, error) { return ex.src.Read(p) }
+
+// CloseWithError is fasthttp's end of a streamed body, with the error that
+// stopped the write (nil when the client got it all).
+func (ex *exchange) CloseWithError(err error) error {
+	ex.src.Done(err)
+	ex.finish()
+	return nil
 }
 
 // writeError writes err as the OpenAI error envelope with its status.
@@ -290,9 +309,18 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetBody((&openai.Error{Message: e.Message, Type: e.Type, Code: e.Code, Param: e.Param}).AppendJSON(nil))
 }
 
+// fasthttpLogger sends fasthttp's own messages (connection-level errors it
+// has already answered) to the structured log at debug level.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("http: " + fmt.Sprintf(format, args...))
+}
+
 // handleParseError answers requests fasthttp could not read.
 func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		lingerOnClose(ctx.Conn())
 		s.writeError(ctx, &provider.Error{Status: 413, Type: "invalid_request_error", Code: "request_too_large",
 			Message: "request body is larger than the gateway's limit of " + strconv.Itoa(s.cfg.MaxBodySize>>20) + " MiB (general_settings.max_request_size_mb)"})
 		return

@@ -28,11 +28,17 @@ func ReleaseRequest(r *Request) {
 	requestPool.Put(r)
 }
 
-// Reset clears r, keeping the Header slice's capacity. The header strings are
-// cleared so that a pooled Request does not keep API keys reachable.
+// Reset clears r, keeping the capacity of the Header slice and of a
+// moderately sized Body (providers append the upstream body into it). The
+// header strings are cleared so that a pooled Request does not keep API keys
+// reachable.
 func (r *Request) Reset() {
 	clear(r.Header)
-	*r = Request{Header: r.Header[:0]}
+	body := r.Body[:0]
+	if cap(body) > maxPooledBody {
+		body = nil
+	}
+	*r = Request{Header: r.Header[:0], Body: body}
 }
 
 // target is the parsed form of Request.URL. All strings are substrings of

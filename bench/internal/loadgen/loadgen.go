@@ -254,6 +254,8 @@ func (r *recorder) result(elapsed time.Duration) *Result {
 	}
 	if p := r.firstErr.Load(); p != nil {
 		res.FirstError = *p
+	} else if res.Unsent > 0 {
+		res.FirstError = fmt.Sprintf("%d requests not sent (cancelled, or the time limit hit)", res.Unsent)
 	}
 	return res
 }
@@ -389,6 +391,11 @@ func (c *Client) Open(ctx context.Context, o OpenOptions) *Result {
 		defer close(work)
 		clock := newSleeper()
 		defer clock.close()
+		// Bounded in time even against a stalled target: nothing is sent
+		// later than one request timeout past the end of the schedule; the
+		// rest counts as unsent (a failure).
+		hardStop := time.NewTimer(o.Duration + c.cfg.Timeout)
+		defer hardStop.Stop()
 		workers := 0
 		for i := range n {
 			// Deriving each time from i (not by adding intervals) keeps the
@@ -397,6 +404,9 @@ func (c *Client) Open(ctx context.Context, o OpenOptions) *Result {
 			clock.sleepUntil(sched)
 			select {
 			case <-ctx.Done():
+				rec.uns.Add(uint64(n - i))
+				return
+			case <-hardStop.C:
 				rec.uns.Add(uint64(n - i))
 				return
 			case work <- sched: // an idle worker took it
@@ -412,6 +422,9 @@ func (c *Client) Open(ctx context.Context, o OpenOptions) *Result {
 			select {
 			case work <- sched:
 			case <-ctx.Done():
+				rec.uns.Add(uint64(n - i))
+				return
+			case <-hardStop.C:
 				rec.uns.Add(uint64(n - i))
 				return
 			}

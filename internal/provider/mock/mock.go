@@ -98,10 +98,10 @@ func intParam(extra map[string]any, key string) (int64, bool, error) {
 }
 
 // Send implements provider.Provider.
-func (p *Provider) Send(ctx context.Context, c *provider.Call) (*provider.Result, error) {
+func (p *Provider) Send(ctx context.Context, c *provider.Call, res *provider.Result) error {
 	s, ok := c.Deployment.Private.(*Settings)
 	if !ok {
-		return nil, fmt.Errorf("mock: deployment %q was not prepared", c.Deployment.ID)
+		return fmt.Errorf("mock: deployment %q was not prepared", c.Deployment.ID)
 	}
 	start := time.Now()
 	if s.Latency > 0 {
@@ -109,14 +109,14 @@ func (p *Provider) Send(ctx context.Context, c *provider.Call) (*provider.Result
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &provider.Error{Status: provider.StatusClientClosed, Type: "client_closed", Message: "client closed the request", Cause: ctx.Err()}
+			return &provider.Error{Status: provider.StatusClientClosed, Type: "client_closed", Message: "client closed the request", Cause: ctx.Err()}
 		case <-t.C:
 		}
 	}
 	usage := s.usage(c)
 	id := p.seq.Add(1)
 	created := time.Now().Unix()
-	res := &provider.Result{Status: 200, ContentType: "application/json", Usage: usage, UpstreamLatency: time.Since(start)}
+	*res = provider.Result{Status: 200, ContentType: "application/json", Usage: usage, UpstreamLatency: time.Since(start)}
 	switch c.Op {
 	case provider.OpEmbedding:
 		res.Body = embeddingBody(c, usage)
@@ -130,7 +130,7 @@ func (p *Provider) Send(ctx context.Context, c *provider.Call) (*provider.Result
 			res.Body = s.completionBody(c, id, created, usage)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 func (s *Settings) usage(c *provider.Call) openai.Usage {

@@ -31,7 +31,8 @@ func call(t *testing.T, op provider.Op, body string, extra map[string]any) *prov
 func TestNonStreamed(t *testing.T) {
 	p := New()
 	for _, op := range []provider.Op{provider.OpChat, provider.OpCompletion, provider.OpEmbedding, provider.OpModeration} {
-		res, err := p.Send(context.Background(), call(t, op, `{"model":"demo","messages":[]}`, map[string]any{"mock_prompt_tokens": 11}))
+		res := &provider.Result{}
+		err := p.Send(context.Background(), call(t, op, `{"model":"demo","messages":[]}`, map[string]any{"mock_prompt_tokens": 11}), res)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +58,8 @@ func TestStream(t *testing.T) {
 		{provider.OpChat, `{"model":"demo","stream":true,"stream_options":{"include_usage":true}}`, true},
 		{provider.OpCompletion, `{"model":"demo","stream":true}`, false},
 	} {
-		res, err := New().Send(context.Background(), call(t, tc.op, tc.body, map[string]any{"mock_stream_chunks": 3}))
+		res := &provider.Result{}
+		err := New().Send(context.Background(), call(t, tc.op, tc.body, map[string]any{"mock_stream_chunks": 3}), res)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +110,7 @@ func TestLatencyHonoursCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := New().Send(ctx, c)
+	err := New().Send(ctx, c, &provider.Result{})
 	if err == nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("err = %v after %v", err, time.Since(start))
 	}

@@ -128,9 +128,11 @@ func runCase(t *testing.T, dir string, prepare Prepare) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, sendErr := p.Send(ctx, call)
+	res := &provider.Result{}
+	sendErr := p.Send(ctx, call, res)
 	var out []byte
 	var streamErr error
+	usage := res.Usage
 	if sendErr == nil {
 		if res.Stream != nil {
 			for {
@@ -139,14 +141,15 @@ func runCase(t *testing.T, dir string, prepare Prepare) {
 					break
 				}
 			}
+			usage = res.Stream.Usage() // a closed stream may be reused: read it first
 			res.Stream.Close()
 			if errors.Is(streamErr, io.EOF) {
 				streamErr = nil
 			}
 		} else {
 			out = append(out, res.Body...)
-			if res.Release != nil {
-				res.Release()
+			if res.Owner != nil {
+				res.Owner.Release()
 			}
 		}
 	}
@@ -158,11 +161,7 @@ func runCase(t *testing.T, dir string, prepare Prepare) {
 	check(t, dir, fileUpstreamRequest, renderRequest(reqs[0], up.URL))
 
 	if sendErr == nil {
-		u := res.Usage
-		if res.Stream != nil {
-			u = res.Stream.Usage()
-		}
-		b, _ := json.MarshalIndent(u, "", "  ")
+		b, _ := json.MarshalIndent(usage, "", "  ")
 		check(t, dir, fileUsage, append(b, '\n'))
 	}
 	switch {

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Lingering close: when the gateway rejects a request before reading all of
+// its body (413), closing the socket with unread input makes the kernel send
+// a reset, which destroys the 413 still in flight to the client — the client
+// sees "connection reset" instead of the error. As nginx does, such a
+// connection first shuts down its write side, then reads and discards the
+// rest of the body for a bounded time and size, then closes.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 256 << 20
+)
+
+type lingerListener struct{ net.Listener }
+
+func (l lingerListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &lingerConn{Conn: c}, nil
+}
+
+// lingerConn is an accepted connection that can be marked to linger on Close.
+type lingerConn struct {
+	net.Conn
+	linger atomic.Bool
+}
+
+// SyscallConn exposes the socket (the hang-up watcher needs its descriptor).
+func (c *lingerConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, syscall.EINVAL
+	}
+	return sc.SyscallConn()
+}
+
+func (c *lingerConn) Close() error {
+	if c.linger.Load() {
+		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+			_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+		}
+	}
+	return c.Conn.Close()
+}
+
+// lingerOnClose marks the request's connection to drain before closing.
+func lingerOnClose(c net.Conn) {
+	if lc, ok := c.(*lingerConn); ok {
+		lc.linger.Store(true)
+	}
+}
