@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -465,5 +466,36 @@ func TestAzureStylePathsAndMultipart(t *testing.T) {
 	last := up.Requests()[1]
 	if string(out) != `{"text":"hello world"}` || last.Path != "/v1/audio/transcriptions" || !bytes.Contains(last.Body, []byte("gpt-4o-mini")) || !bytes.Contains(last.Body, []byte("RIFF....")) {
 		t.Errorf("transcription relay: %s → upstream %s %q", out, last.Path, last.Body)
+	}
+}
+
+// TestHangupOnKeepAliveConnection: the hang-up watch is armed per request
+// on a connection registered once; a client leaving during its second
+// request must still cancel the upstream call.
+func TestHangupOnKeepAliveConnection(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Delay: 30 * time.Second})
+	g := start(t, upstreamConfig(up.URL), nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(model string) {
+		body := `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
+		fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", masterKey, len(body), body)
+	}
+	br := bufio.NewReader(conn)
+	send("demo") // answered by the mock at once
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first request: %v %v", err, resp)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	send("gpt-test") // held by the slow upstream
+	time.Sleep(300 * time.Millisecond)
+	conn.Close()
+	select {
+	case <-up.Gone():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream call was not cancelled when the client left during its second request")
 	}
 }

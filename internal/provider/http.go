@@ -197,13 +197,13 @@ func (s *sseStream) Next(dst []byte) ([]byte, error) {
 	if s.finished {
 		return dst, io.EOF
 	}
+	start := len(dst)
 	for {
 		ev, err := s.r.Next()
 		if err != nil {
 			s.finished = true
 			return dst, truncated(err)
 		}
-		n := len(dst)
 		var done bool
 		dst, done, err = s.dec.Event(ev, dst)
 		if err != nil {
@@ -214,11 +214,16 @@ func (s *sseStream) Next(dst []byte) ([]byte, error) {
 			s.finished = true
 			return dst, io.EOF
 		}
-		if len(dst) > n {
+		// Events that arrived together leave together: each is sent as soon
+		// as it is here, but one write for several saves a syscall apiece.
+		if len(dst) > start && (len(dst) >= coalesceLimit || !s.r.Buffered()) {
 			return dst, nil
 		}
 	}
 }
+
+// coalesceLimit matches the server's chunk buffer, so a batch is one write.
+const coalesceLimit = 4 << 10
 
 func (s *sseStream) Usage() openai.Usage { return s.dec.Usage() }
 

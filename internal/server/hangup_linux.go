@@ -3,8 +3,6 @@
 package server
 
 import (
-	"context"
-	"crypto/tls"
 	"net"
 	"sync"
 	"syscall"
@@ -15,25 +13,19 @@ import (
 // fasthttp reads nothing from a connection while a request is being served,
 // so a client that closes mid-request would go unnoticed until the gateway
 // writes — which for a slow completion means paying the provider for an
-// answer nobody reads. Each in-flight request's socket is registered, for
-// EPOLLRDHUP only, in one epoll instance of our own that one goroutine
-// waits on. EPOLLRDHUP fires when the peer closes (HUP and ERR always
-// fire); arriving data does not, so a pipelined request is left alone. This
-// costs two epoll_ctl calls per request, with no goroutine or deadline
-// juggling per request.
+// answer nobody reads. Every connection's socket is registered once, edge-
+// triggered for EPOLLRDHUP, in one epoll instance of our own that one
+// goroutine waits on. EPOLLRDHUP fires when the peer closes (HUP and ERR
+// always fire); arriving data does not, so a pipelined request is left
+// alone. Per request the cost is a mutex, not a syscall; closing the socket
+// removes it from the epoll set by itself.
 type hangupWatcher struct {
-	epfd    int
-	wake    [2]int // a pipe: writing to it ends the wait loop
-	mu      sync.Mutex
-	next    uint64
-	cancels map[uint64]context.CancelFunc
-	done    chan struct{}
-}
-
-// watchToken identifies one registration; the zero value means "not watched".
-type watchToken struct {
-	fd int
-	id uint64
+	epfd  int
+	wake  [2]int // a pipe: writing to it ends the wait loop
+	mu    sync.Mutex
+	next  uint64
+	conns map[uint64]*lingerConn
+	done  chan struct{}
 }
 
 func newHangupWatcher() *hangupWatcher {
@@ -41,12 +33,12 @@ func newHangupWatcher() *hangupWatcher {
 	if err != nil {
 		return nil
 	}
-	w := &hangupWatcher{epfd: epfd, cancels: map[uint64]context.CancelFunc{}, done: make(chan struct{})}
+	w := &hangupWatcher{epfd: epfd, conns: map[uint64]*lingerConn{}, done: make(chan struct{})}
 	if err := syscall.Pipe2(w.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		syscall.Close(epfd)
 		return nil
 	}
-	// Token 0 is the wake-up pipe.
+	// Id 0 is the wake-up pipe.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, w.wake[0], &ev); err != nil {
 		w.closeFDs()
@@ -89,60 +81,72 @@ func (w *hangupWatcher) loop() {
 				return
 			}
 			w.mu.Lock()
-			cancel := w.cancels[id]
-			delete(w.cancels, id)
+			c := w.conns[id]
+			delete(w.conns, id) // edge-triggered: a hang-up is reported once
 			w.mu.Unlock()
-			if cancel != nil {
-				cancel()
+			if c != nil {
+				c.hangup()
 			}
 		}
 	}
 }
 
-// watch registers c's socket; cancel runs if the client hangs up before
-// unwatch. Connections that are not sockets are not watched.
-func (w *hangupWatcher) watch(c net.Conn, cancel context.CancelFunc) watchToken {
-	if w == nil {
-		return watchToken{}
+// watch arms cancellation of the request c is serving; the socket is
+// registered on the connection's first request.
+func (w *hangupWatcher) watch(nc net.Conn, cancel func()) {
+	c, ok := nc.(*lingerConn)
+	if w == nil || !ok {
+		return
 	}
-	fd := socketFD(c)
+	if c.watcher == nil {
+		w.register(c)
+	}
+	c.setCancel(cancel)
+}
+
+func (w *hangupWatcher) register(c *lingerConn) {
+	fd := socketFD(c.Conn)
 	if fd < 0 {
-		return watchToken{}
+		return
 	}
 	w.mu.Lock()
 	w.next++
 	id := w.next
-	w.cancels[id] = cancel
+	w.conns[id] = c
 	w.mu.Unlock()
-	// The 64-bit token rides in epoll's data field (Fd and Pad) so that a
-	// late event for a socket number already reused by another request is
-	// recognised as stale.
-	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+	// The 64-bit id rides in epoll's data field (Fd and Pad): a late event
+	// for a closed connection whose socket number was reused finds no entry.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | epollET, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 	if err := syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		w.mu.Lock()
-		delete(w.cancels, id)
-		w.mu.Unlock()
-		return watchToken{}
-	}
-	return watchToken{fd: fd, id: id}
-}
-
-// unwatch ends a registration; the request is over.
-func (w *hangupWatcher) unwatch(t watchToken) {
-	if w == nil || t.id == 0 {
+		w.forget(id)
 		return
 	}
-	_ = syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_DEL, t.fd, nil)
+	c.watcher, c.watchID = w, id
+}
+
+// unwatch disarms cancellation: the request is over.
+func (w *hangupWatcher) unwatch(nc net.Conn) {
+	if c, ok := nc.(*lingerConn); ok && w != nil {
+		c.setCancel(nil)
+	}
+}
+
+// forget drops a closed connection.
+func (w *hangupWatcher) forget(id uint64) {
+	if w == nil || id == 0 {
+		return
+	}
 	w.mu.Lock()
-	delete(w.cancels, t.id)
+	delete(w.conns, id)
 	w.mu.Unlock()
 }
 
-// socketFD returns the descriptor behind a TCP (or TLS over TCP) connection.
+// epollET is EPOLLET as the uint32 the event mask is (the syscall package
+// declares it as a negative int).
+const epollET = 1 << 31
+
+// socketFD returns the descriptor behind a TCP connection.
 func socketFD(c net.Conn) int {
-	if t, ok := c.(*tls.Conn); ok {
-		c = t.NetConn()
-	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return -1

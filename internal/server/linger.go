@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,10 +31,35 @@ func (l lingerListener) Accept() (net.Conn, error) {
 	return &lingerConn{Conn: c}, nil
 }
 
-// lingerConn is an accepted connection that can be marked to linger on Close.
+// lingerConn is an accepted connection: it can be marked to linger on
+// Close, and it carries the hang-up watch of the request it is serving.
 type lingerConn struct {
 	net.Conn
 	linger atomic.Bool
+
+	// Set by the hang-up watcher when it registers the socket, which it
+	// does once per connection; only the connection's goroutine touches them.
+	watcher *hangupWatcher
+	watchID uint64
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // of the request in flight, nil between requests
+}
+
+func (c *lingerConn) setCancel(cancel context.CancelFunc) {
+	c.mu.Lock()
+	c.cancel = cancel
+	c.mu.Unlock()
+}
+
+// hangup cancels the request in flight, if any: its client is gone.
+func (c *lingerConn) hangup() {
+	c.mu.Lock()
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // SyscallConn exposes the socket (the hang-up watcher needs its descriptor).
@@ -45,6 +72,7 @@ func (c *lingerConn) SyscallConn() (syscall.RawConn, error) {
 }
 
 func (c *lingerConn) Close() error {
+	c.watcher.forget(c.watchID)
 	if c.linger.Load() {
 		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTime))

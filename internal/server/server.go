@@ -206,7 +206,6 @@ type exchange struct {
 	req       proxy.Request
 	id        []byte
 	cancel    context.CancelFunc
-	watch     watchToken
 	src       proxy.StreamSource
 	streaming bool
 }
@@ -223,7 +222,7 @@ func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathMo
 	ctx.Response.Header.SetBytesV("x-litellm-call-id", ex.id)
 	rctx, cancel := context.WithTimeout(s.base, s.cfg.RequestTimeout)
 	ex.cancel = cancel
-	ex.watch = s.hangups.watch(ctx.Conn(), cancel)
+	s.hangups.watch(ctx.Conn(), cancel)
 	ex.req = proxy.Request{
 		ID:          string(ex.id),
 		Op:          op,
@@ -242,7 +241,7 @@ func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathMo
 
 func (ex *exchange) finish() {
 	s := ex.s
-	s.hangups.unwatch(ex.watch)
+	s.hangups.unwatch(ex.ctx.Conn())
 	ex.cancel()
 	*ex = exchange{id: ex.id[:0]}
 	exchangePool.Put(ex)

@@ -250,6 +250,27 @@ func (r *Reader) Next() (Event, error) {
 // event builds the Event from offsets relative to start. Capacities are
 // clipped so that a caller appending to a slice cannot overwrite the
 // Reader's buffer.
+// Buffered reports whether a complete event with data is already buffered,
+// so that the next call to Next returns without reading from the source. It
+// errs on the side of false (a first block that is only a comment, or CR-only
+// line endings), since a wrong true would make a caller that only wants to
+// batch what has already arrived block on the network instead.
+func (r *Reader) Buffered() bool {
+	b := r.buf[r.r:r.w]
+	if r.skipLF && len(b) > 0 && b[0] == '\n' {
+		b = b[1:]
+	}
+	end := bytes.Index(b, []byte("\n\n"))
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 && (end < 0 || i < end) {
+		end = i
+	}
+	if end < 0 {
+		return false
+	}
+	block := b[:end]
+	return bytes.HasPrefix(block, []byte("data")) || bytes.Contains(block, []byte("\ndata"))
+}
+
 func (r *Reader) event(start, nameAt, nameN, idAt, idN, dataAt, dataN int, multi bool) Event {
 	var ev Event
 	if nameAt >= 0 {

@@ -387,3 +387,29 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.reads++
 	return c.r.Read(p)
 }
+
+func TestBuffered(t *testing.T) {
+	for _, tc := range []struct {
+		stream string
+		reads  int  // events to read first
+		want   bool // Buffered afterwards
+	}{
+		{"data: a\n\ndata: b\n\n", 1, true},
+		{"data: a\n\ndata: b\n", 1, false},  // second event incomplete
+		{"data: a\n\n: ping\n\n", 1, false}, // only a comment follows
+		{"data: a\n\nevent: x\ndata: b\n\n", 1, true},
+		{"data: a\r\n\r\ndata: b\r\n\r\n", 1, true},
+		{"data: a\n\n", 1, false},
+		{"data: a\n\ndata: b\n\n", 2, false},
+	} {
+		r := NewReader(strings.NewReader(tc.stream), 0)
+		for i := 0; i < tc.reads; i++ {
+			if _, err := r.Next(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := r.Buffered(); got != tc.want {
+			t.Errorf("%q after %d: Buffered() = %v, want %v", tc.stream, tc.reads, got, tc.want)
+		}
+	}
+}

@@ -413,6 +413,38 @@ func (r *Response) readRaw(p []byte) (int, error) {
 // header once it has data to return, so SSE events are handed over as soon
 // as they arrive. io.EOF means the terminating chunk was read.
 func (r *Response) readChunked(br *bufio.Reader, p []byte) (int, error) {
+	n, err := r.readChunk(br, p)
+	// Chunks that have already arrived are returned together. Upstreams send
+	// one SSE event per chunk; handing the reader everything that is here
+	// lets the gateway relay events that arrived together in one write
+	// instead of one syscall each. Nothing here waits for the network.
+	for err == nil && n < len(p) && r.remain == 0 && !r.crlf && nextChunkBuffered(br) {
+		var m int
+		m, err = r.readChunk(br, p[n:])
+		n += m
+	}
+	return n, err
+}
+
+// nextChunkBuffered reports whether a whole non-terminal chunk-size line and
+// at least one byte of its data are buffered, so reading them cannot block.
+func nextChunkBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || i+1 >= len(b) {
+		return false
+	}
+	line := bytes.TrimRight(b[:i], "\r")
+	if j := bytes.IndexByte(line, ';'); j >= 0 {
+		line = line[:j]
+	}
+	line = bytes.TrimSpace(line)
+	return len(line) > 0 && !bytes.Equal(bytes.TrimLeft(line, "0"), nil)
+}
+
+// readChunk reads from the current chunk, starting the next one if the
+// current one is done; it may wait for the network.
+func (r *Response) readChunk(br *bufio.Reader, p []byte) (int, error) {
 	if r.remain == 0 {
 		if r.crlf {
 			if err := readCRLF(br); err != nil {
