@@ -499,3 +499,42 @@ func TestHangupOnKeepAliveConnection(t *testing.T) {
 		t.Fatal("the upstream call was not cancelled when the client left during its second request")
 	}
 }
+
+// TestQuickModelMode: `switchboard --model openai/gpt-4o` serves that one
+// model, with the key and base URL from LiteLLM's environment variables.
+func TestQuickModelMode(t *testing.T) {
+	up := providertest.NewUpstream(t, providertest.Reply{Body: []byte(`{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"quick"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)})
+	cmd := exec.Command(binary, "--model", "openai/gpt-4o", "--port", "0")
+	cmd.Env = append(os.Environ(), "OPENAI_BASE_URL="+up.URL+"/v1", "OPENAI_API_KEY=sk-quick-upstream-key-000")
+	logs := &syncBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stderr = io.MultiWriter(logs, pw)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a
+	case <-time.After(20 * time.Second):
+		t.Fatalf("did not start:\n%s", logs)
+	}
+	c := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	res, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "openai/gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	if err != nil || res.Choices[0].Message.Content != "quick" {
+		t.Fatalf("quick mode: %v\n%s", err, logs)
+	}
+	if got := up.Requests()[0].Header.Get("Authorization"); got != "Bearer sk-quick-upstream-key-000" {
+		t.Errorf("upstream auth = %q", got)
+	}
+}

@@ -96,7 +96,7 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	}
 	rt := router.New(deps)
 	metrics := telemetry.NewMetrics(rt.Names(), log)
-	pipeline := &proxy.Pipeline{Router: rt, Observer: metrics, Log: log}
+	pipeline := &proxy.Pipeline{Router: rt, Observer: metrics}
 
 	scfg := server.Config{
 		MaxBodySize:    DefaultMaxBodySize,

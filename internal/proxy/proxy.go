@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"mime/multipart"
 	"strconv"
@@ -84,7 +83,6 @@ type Observer interface {
 type Pipeline struct {
 	Router   *router.Router
 	Observer Observer
-	Log      *slog.Logger
 }
 
 // Error is an error the server writes as the OpenAI envelope.
@@ -117,7 +115,9 @@ func (st *state) release() {
 	if cap(buf) > 1<<20 {
 		buf = make([]byte, 0, 4096)
 	}
-	*st = state{buf: buf, hdr: hdr}
+	// The envelope is kept: parsing into it again reuses its model string
+	// when the next request names the same model (ParseEnvelope resets it).
+	*st = state{buf: buf, hdr: hdr, env: st.env}
 	statePool.Put(st)
 }
 
