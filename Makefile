@@ -2,7 +2,7 @@
 GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 30s
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: help build run test test-race lint fmt bench fuzz bench-load bench-load-quick
 

@@ -78,7 +78,13 @@ func start(t *testing.T, config string, args []string, env ...string) *gateway {
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, append([]string{"--config", path, "--port", "0", "--host", "127.0.0.1"}, args...)...)
+	return launch(t, append([]string{"--config", path, "--host", "127.0.0.1"}, args...), env...)
+}
+
+// launch runs the binary with args on a free port and waits until it serves.
+func launch(t *testing.T, args []string, env ...string) *gateway {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--port", "0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	g := &gateway{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
@@ -504,35 +510,12 @@ func TestHangupOnKeepAliveConnection(t *testing.T) {
 // model, with the key and base URL from LiteLLM's environment variables.
 func TestQuickModelMode(t *testing.T) {
 	up := providertest.NewUpstream(t, providertest.Reply{Body: []byte(`{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"quick"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)})
-	cmd := exec.Command(binary, "--model", "openai/gpt-4o", "--port", "0")
-	cmd.Env = append(os.Environ(), "OPENAI_BASE_URL="+up.URL+"/v1", "OPENAI_API_KEY=sk-quick-upstream-key-000")
-	logs := &syncBuffer{}
-	pr, pw := io.Pipe()
-	cmd.Stderr = io.MultiWriter(logs, pw)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a
-	case <-time.After(20 * time.Second):
-		t.Fatalf("did not start:\n%s", logs)
-	}
+	g := launch(t, []string{"--model", "openai/gpt-4o"}, "OPENAI_BASE_URL="+up.URL+"/v1", "OPENAI_API_KEY=sk-quick-upstream-key-000")
+	url := g.url
 	c := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
 	res, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "openai/gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
 	if err != nil || res.Choices[0].Message.Content != "quick" {
-		t.Fatalf("quick mode: %v\n%s", err, logs)
+		t.Fatalf("quick mode: %v", err)
 	}
 	if got := up.Requests()[0].Header.Get("Authorization"); got != "Bearer sk-quick-upstream-key-000" {
 		t.Errorf("upstream auth = %q", got)

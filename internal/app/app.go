@@ -89,7 +89,9 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 		}
 	}
 
-	client := upstream.New(upstream.Options{})
+	// Keep as many idle upstream connections per host as a busy gateway has
+	// requests in flight; a smaller pool closes and redials under load.
+	client := upstream.New(upstream.Options{MaxIdleConnsPerHost: 1024})
 	deps, err := deployments(cfg, client, env, log)
 	if err != nil {
 		return nil, err

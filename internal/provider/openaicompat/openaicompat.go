@@ -34,7 +34,6 @@ type Codec struct{}
 type prepared struct {
 	urls    [9]string
 	headers [][2]string
-	ollama  bool
 }
 
 // Prepare resolves a deployment's defaults (base URL, key and API version from
