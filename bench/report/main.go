@@ -368,7 +368,7 @@ func (r *runner) startTarget(tag, target string, fakeProc *proc, upstream string
 		p, err = startProc(target, logPath, filepath.Join(r.bin, "httputilproxy"), "-addr", addr, "-upstream", upstream)
 	case "switchboard":
 		cfg := filepath.Join(r.tmp, tag+"-switchboard.yaml")
-		if err := os.WriteFile(cfg, []byte(gatewayConfig(upstream)), 0o600); err != nil {
+		if err := os.WriteFile(cfg, []byte(gatewayConfig(upstream, filepath.Join(filepath.Dir(cfg), "switchboard.db"))), 0o600); err != nil {
 			return nil, "", err
 		}
 		_, port, _ := strings.Cut(addr, ":")
@@ -385,7 +385,9 @@ func (r *runner) startTarget(tag, target string, fakeProc *proc, upstream string
 	return p, addr, nil
 }
 
-func gatewayConfig(upstream string) string {
+// gatewayConfig is the gateway's config for the run; its store (SQLite) lives
+// in the run's temporary directory.
+func gatewayConfig(upstream, database string) string {
 	return `model_list:
   - model_name: ` + gatewayModel + `
     litellm_params:
@@ -394,6 +396,7 @@ func gatewayConfig(upstream string) string {
       api_key: ` + upstreamKey + `
 general_settings:
   master_key: ` + gatewayKey + `
+  database_url: ` + database + `
 `
 }
 

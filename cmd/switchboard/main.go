@@ -31,6 +31,7 @@ Usage:
   switchboard --config config.yaml [--port 4000] [--host 0.0.0.0] [--detailed_debug]
   switchboard --model openai/gpt-4o          serve one model (key from OPENAI_API_KEY)
   switchboard validate --config config.yaml  load and check a config, then exit
+  switchboard migrate --config config.yaml   apply database migrations, then exit
   switchboard version
 
 Flags:
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "validate":
 			return validate(args[1:], stdout, stderr)
+		case "migrate":
+			return migrate(args[1:], stdout, stderr)
 		case "serve":
 			args = args[1:]
 		}
@@ -148,5 +151,27 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s is valid: %d models\n", o.ConfigPath, len(cfg.ModelList))
+	return 0
+}
+
+// migrate applies the store's migrations to general_settings.database_url
+// (or DATABASE_URL, or the embedded SQLite file) and exits. The gateway also
+// migrates at start; this is for deployments that migrate in a separate step.
+func migrate(args []string, stdout, stderr io.Writer) int {
+	fs, o, _ := flags(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, _, err := app.Load(*o)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	applied, where, err := app.Migrate(context.Background(), cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "migrate:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s database is up to date (applied now: %v)\n", where, applied)
 	return 0
 }

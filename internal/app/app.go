@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/proxy"
 	"github.com/switchboard-gw/switchboard/internal/router"
 	"github.com/switchboard-gw/switchboard/internal/server"
+	"github.com/switchboard-gw/switchboard/internal/store/sqlstore"
 	"github.com/switchboard-gw/switchboard/internal/telemetry"
 	"github.com/switchboard-gw/switchboard/internal/upstream"
 	"github.com/switchboard-gw/switchboard/internal/version"
@@ -53,6 +54,10 @@ const (
 func Load(o Options) (*config.Config, []config.Warning, error) {
 	if o.Model != "" && o.ConfigPath == "" {
 		c, err := config.ForModel(o.Model)
+		if err == nil && o.LookupEnv != nil {
+			// A config file gets DATABASE_URL from the loader; quick mode has none.
+			c.GeneralSettings.DatabaseURL, _ = o.LookupEnv("DATABASE_URL")
+		}
 		return c, nil, err
 	}
 	if o.ConfigPath == "" {
@@ -67,6 +72,7 @@ type Gateway struct {
 	log    *slog.Logger
 	server *server.Server
 	client *upstream.Client
+	db     *database
 	addr   string
 	open   bool
 }
@@ -91,6 +97,9 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 
 	// Keep as many idle upstream connections per host as a busy gateway has
 	// requests in flight; a smaller pool closes and redials under load.
+	if _, _, _, err := sqlstore.DriverFor(databaseURL(cfg)); err != nil {
+		return nil, fmt.Errorf("general_settings.database_url: %w", err)
+	}
 	client := upstream.New(upstream.Options{MaxIdleConnsPerHost: 1024})
 	deps, err := deployments(cfg, client, env, log)
 	if err != nil {
@@ -114,7 +123,10 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	if scfg.RequestTimeout <= 0 {
 		scfg.RequestTimeout = 6000 * time.Second
 	}
-	srv := server.New(scfg, server.Deps{Pipeline: pipeline, Auth: auth.New(masterKey), Metrics: metrics.Handler(), Log: log, Started: metrics.Started}, rt.Names())
+	// The database is opened by Run (validate builds without touching it);
+	// readiness asks through g, which Run fills before serving.
+	g := &Gateway{}
+	srv := server.New(scfg, server.Deps{Pipeline: pipeline, Auth: auth.New(masterKey), Metrics: metrics.Handler(), Log: log, Started: metrics.Started, Database: g.databaseStatus}, rt.Names())
 
 	host := o.Host
 	if host == "" {
@@ -132,7 +144,7 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 			}
 		}
 	}
-	g := &Gateway{cfg: cfg, log: log, server: srv, client: client, open: masterKey == ""}
+	g.cfg, g.log, g.server, g.client, g.open = cfg, log, srv, client, masterKey == ""
 	if g.open {
 		// Without a master key anyone who can connect can spend the
 		// operator's provider credits: only this machine may connect.
@@ -230,16 +242,27 @@ func (u unavailable) Send(context.Context, *provider.Call, *provider.Result) err
 		Message: "provider '" + u.name + "' is not implemented yet in this Switchboard build"}
 }
 
-// Run serves until ctx ends, then drains.
+func (g *Gateway) databaseStatus() (string, bool) { return g.db.status() }
+
+// Run opens the database, serves until ctx ends, then drains.
 func (g *Gateway) Run(ctx context.Context, o Options) error {
+	db, err := openDatabase(databaseURL(g.cfg))
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	g.db = db
 	ln, err := net.Listen("tcp", g.addr)
 	if err != nil {
+		g.db.close()
 		return fmt.Errorf("listen on %s: %w", g.addr, err)
 	}
 	if g.open {
 		g.log.Warn("no master key is set (general_settings.master_key or SWITCHBOARD_MASTER_KEY): listening on loopback only, without authentication", "addr", ln.Addr().String())
 	}
-	g.log.Info("switchboard is serving", "addr", ln.Addr().String(), "version", version.Version, "models", len(g.cfg.ModelList))
+	migrateCtx, stopMigrate := context.WithCancel(context.Background())
+	g.db.stop = stopMigrate
+	go g.db.migrate(migrateCtx, g.log)
+	g.log.Info("switchboard is serving", "addr", ln.Addr().String(), "version", version.Version, "models", len(g.cfg.ModelList), "database", g.db.kind)
 	if o.Ready != nil {
 		o.Ready(ln.Addr())
 	}
@@ -248,6 +271,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	select {
 	case err := <-errc:
 		g.client.Close()
+		g.db.close()
 		return err
 	case <-ctx.Done():
 	}
@@ -258,6 +282,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	g.log.Info("shutting down: draining in-flight requests", "deadline", drain.String())
 	err = g.server.Shutdown(drain)
 	g.client.Close()
+	g.db.close()
 	if err != nil {
 		g.log.Warn("shutdown", "error", err.Error())
 	}

@@ -53,6 +53,7 @@ const benchKey = "sk-bench-0123456789abcdef0123456789abcdef"
 func startGateway(b *testing.B, upstream string) string {
 	yaml := fmt.Sprintf("model_list:\n  - model_name: bench\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: http://%s/v1\n      api_key: sk-fake\ngeneral_settings:\n  master_key: %s\n", upstream, benchKey)
 	cfg, _, err := config.Parse("bench.yaml", []byte(yaml), ".", func(string) (string, bool) { return "", false })
+	cfg.GeneralSettings.DatabaseURL = b.TempDir() + "/switchboard.db"
 	if err != nil {
 		b.Fatal(err)
 	}

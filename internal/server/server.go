@@ -47,6 +47,7 @@ type Server struct {
 	log      *slog.Logger
 	ids      *idSource
 	started  func()
+	database func() (string, bool)
 	hangups  *hangupWatcher
 
 	modelList []byte
@@ -67,6 +68,8 @@ type Deps struct {
 	Log      *slog.Logger
 	// Started is told of every inference request as it begins (the in-flight gauge).
 	Started func()
+	// Database reports the store's state for /health/readiness.
+	Database func() (status string, ok bool)
 }
 
 // New builds a server; models lists the model group names for /v1/models.
@@ -74,6 +77,10 @@ func New(cfg Config, d Deps, models []string) *Server {
 	s := &Server{cfg: cfg, pipeline: d.Pipeline, auth: d.Auth, log: d.Log, ids: newIDSource(), started: d.Started}
 	if s.started == nil {
 		s.started = func() {}
+	}
+	s.database = d.Database
+	if s.database == nil {
+		s.database = func() (string, bool) { return "Not connected", true }
 	}
 	if d.Metrics != nil {
 		s.metrics = adaptHTTPHandler(d.Metrics)
@@ -335,10 +342,15 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 func (s *Server) readiness(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	status := "healthy"
-	if s.draining.Load() {
+	db, dbOK := s.database()
+	switch {
+	case s.draining.Load():
 		status = "shutting down"
 		ctx.SetStatusCode(503)
+	case !dbOK:
+		status = "unhealthy"
+		ctx.SetStatusCode(503)
 	}
-	ctx.SetBodyString(`{"status":"` + status + `","db":"Not connected","cache":null,"litellm_version":` + strconv.Quote(s.cfg.Version) +
+	ctx.SetBodyString(`{"status":"` + status + `","db":` + strconv.Quote(db) + `,"cache":null,"litellm_version":` + strconv.Quote(s.cfg.Version) +
 		`,"success_callbacks":[],"last_updated":"` + time.Now().UTC().Format(time.RFC3339) + `"}`)
 }

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	// The store's two drivers: pure-Go SQLite (so CGO_ENABLED=0 builds work)
+	// and pgx for PostgreSQL. Only the app knows them.
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
+	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/store/sqlstore"
+)
+
+// DefaultDatabaseFile is the embedded store used when no database_url is set.
+const DefaultDatabaseFile = "switchboard.db"
+
+// databaseURL is general_settings.database_url (the config loader already
+// falls back to DATABASE_URL), else the embedded SQLite file.
+func databaseURL(cfg *config.Config) string {
+	if u := cfg.GeneralSettings.DatabaseURL; u != "" {
+		return u
+	}
+	return DefaultDatabaseFile
+}
+
+// database is the store and its state as the health endpoint reports it.
+// Migrations run in the background with retries, so a PostgreSQL that is
+// down at start delays readiness instead of failing the gateway.
+type database struct {
+	db    *sql.DB
+	store *sqlstore.Store
+	kind  string
+	ready atomic.Bool
+	last  atomic.Pointer[string] // last error, redacted
+	stop  context.CancelFunc
+	done  chan struct{}
+}
+
+// openDatabase opens the store; a bad URL or driver fails at once, an
+// unreachable server does not.
+func openDatabase(url string) (*database, error) {
+	driver, dsn, dialect, err := sqlstore.DriverFor(url)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	st, err := sqlstore.Open(db, dialect)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	kind := "sqlite"
+	if dialect == sqlstore.Postgres {
+		kind = "postgres"
+	}
+	return &database{db: db, store: st, kind: kind, done: make(chan struct{})}, nil
+}
+
+// migrate applies migrations until it succeeds or ctx ends, backing off
+// between attempts.
+func (d *database) migrate(ctx context.Context, log *slog.Logger) {
+	defer close(d.done)
+	wait := 500 * time.Millisecond
+	for {
+		applied, err := d.store.Migrate(ctx)
+		if err == nil {
+			d.ready.Store(true)
+			d.last.Store(nil)
+			if len(applied) > 0 {
+				log.Info("database migrated", "database", d.kind, "applied", fmt.Sprint(applied))
+			}
+			return
+		}
+		msg := err.Error()
+		d.last.Store(&msg)
+		log.Warn("database not ready; retrying", "database", d.kind, "error", msg, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+}
+
+// status is the readiness report's "db" value, LiteLLM's words first.
+func (d *database) status() (string, bool) {
+	if d == nil {
+		return "Not connected", false
+	}
+	if d.ready.Load() {
+		return "connected", true
+	}
+	return "connecting", false
+}
+
+func (d *database) close() {
+	if d == nil {
+		return
+	}
+	if d.stop != nil {
+		d.stop()
+		<-d.done
+	}
+	d.db.Close()
+}
+
+// Migrate applies the store's migrations now (switchboard migrate).
+func Migrate(ctx context.Context, cfg *config.Config) (applied []int, where string, err error) {
+	d, err := openDatabase(databaseURL(cfg))
+	if err != nil {
+		return nil, "", err
+	}
+	defer d.db.Close()
+	applied, err = d.store.Migrate(ctx)
+	return applied, d.kind, err
+}
