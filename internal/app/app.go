@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/proxy"
 	"github.com/switchboard-gw/switchboard/internal/router"
 	"github.com/switchboard-gw/switchboard/internal/server"
+	"github.com/switchboard-gw/switchboard/internal/store"
 	"github.com/switchboard-gw/switchboard/internal/store/sqlstore"
 	"github.com/switchboard-gw/switchboard/internal/telemetry"
 	"github.com/switchboard-gw/switchboard/internal/upstream"
@@ -73,6 +74,7 @@ type Gateway struct {
 	server *server.Server
 	client *upstream.Client
 	db     *database
+	auth   *auth.Authenticator
 	addr   string
 	open   bool
 }
@@ -124,9 +126,10 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 		scfg.RequestTimeout = 6000 * time.Second
 	}
 	// The database is opened by Run (validate builds without touching it);
-	// readiness asks through g, which Run fills before serving.
+	// readiness and key lookups go through g, which Run fills before serving.
 	g := &Gateway{}
-	srv := server.New(scfg, server.Deps{Pipeline: pipeline, Auth: auth.New(masterKey), Metrics: metrics.Handler(), Log: log, Started: metrics.Started, Database: g.databaseStatus}, rt.Names())
+	g.auth = auth.New(masterKey, gatewayKeys{g})
+	srv := server.New(scfg, server.Deps{Pipeline: pipeline, Auth: g.auth, Metrics: metrics.Handler(), Log: log, Started: metrics.Started, Database: g.databaseStatus}, rt.Names())
 
 	host := o.Host
 	if host == "" {
@@ -244,6 +247,17 @@ func (u unavailable) Send(context.Context, *provider.Call, *provider.Result) err
 
 func (g *Gateway) databaseStatus() (string, bool) { return g.db.status() }
 
+// gatewayKeys gives auth the store once Run has opened and migrated it.
+type gatewayKeys struct{ g *Gateway }
+
+func (k gatewayKeys) GetKey(ctx context.Context, tokenHash string) (*store.Key, error) {
+	db := k.g.db
+	if db == nil || !db.ready.Load() {
+		return nil, errors.New("the database is not ready")
+	}
+	return db.store.GetKey(ctx, tokenHash)
+}
+
 // Run opens the database, serves until ctx ends, then drains.
 func (g *Gateway) Run(ctx context.Context, o Options) error {
 	db, err := openDatabase(databaseURL(g.cfg))
@@ -259,9 +273,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	if g.open {
 		g.log.Warn("no master key is set (general_settings.master_key or SWITCHBOARD_MASTER_KEY): listening on loopback only, without authentication", "addr", ln.Addr().String())
 	}
-	migrateCtx, stopMigrate := context.WithCancel(context.Background())
-	g.db.stop = stopMigrate
-	go g.db.migrate(migrateCtx, g.log)
+	g.db.start(g.log)
 	g.log.Info("switchboard is serving", "addr", ln.Addr().String(), "version", version.Version, "models", len(g.cfg.ModelList), "database", g.db.kind)
 	if o.Ready != nil {
 		o.Ready(ln.Addr())

@@ -37,7 +37,6 @@ type database struct {
 	store *sqlstore.Store
 	kind  string
 	ready atomic.Bool
-	last  atomic.Pointer[string] // last error, redacted
 	stop  context.CancelFunc
 	done  chan struct{}
 }
@@ -65,31 +64,49 @@ func openDatabase(url string) (*database, error) {
 	return &database{db: db, store: st, kind: kind, done: make(chan struct{})}, nil
 }
 
-// migrate applies migrations until it succeeds or ctx ends, backing off
-// between attempts.
-func (d *database) migrate(ctx context.Context, log *slog.Logger) {
-	defer close(d.done)
-	wait := 500 * time.Millisecond
-	for {
-		applied, err := d.store.Migrate(ctx)
-		if err == nil {
-			d.ready.Store(true)
-			d.last.Store(nil)
-			if len(applied) > 0 {
-				log.Info("database migrated", "database", d.kind, "applied", fmt.Sprint(applied))
-			}
-			return
-		}
-		msg := err.Error()
-		d.last.Store(&msg)
-		log.Warn("database not ready; retrying", "database", d.kind, "error", msg, "retry_in", wait.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 30*time.Second)
+// start migrates once before the gateway serves (so a healthy database is
+// ready with the first request) and, if that fails, keeps retrying in the
+// background with backoff until it succeeds or stop is called.
+func (d *database) start(log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stop = cancel
+	first, cancelFirst := context.WithTimeout(ctx, firstAttemptTimeout)
+	ok := d.attempt(first, log, 0)
+	cancelFirst()
+	if ok {
+		close(d.done)
+		return
 	}
+	go func() {
+		defer close(d.done)
+		wait := 500 * time.Millisecond
+		for !d.attempt(ctx, log, wait) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(wait*2, 30*time.Second)
+		}
+	}()
+}
+
+// firstAttemptTimeout bounds how long start-up waits for the database.
+const firstAttemptTimeout = 10 * time.Second
+
+func (d *database) attempt(ctx context.Context, log *slog.Logger, retryIn time.Duration) bool {
+	applied, err := d.store.Migrate(ctx)
+	if err != nil {
+		if ctx.Err() == nil || retryIn == 0 {
+			log.Warn("database not ready; retrying", "database", d.kind, "error", err.Error())
+		}
+		return false
+	}
+	d.ready.Store(true)
+	if len(applied) > 0 {
+		log.Info("database migrated", "database", d.kind, "applied", fmt.Sprint(applied))
+	}
+	return true
 }
 
 // status is the readiness report's "db" value, LiteLLM's words first.

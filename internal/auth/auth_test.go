@@ -1,9 +1,17 @@
 package auth
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/store"
+)
 
 func TestAuthenticate(t *testing.T) {
-	a := New("sk-test-0123456789abcdef")
+	a := New("sk-test-0123456789abcdef", nil)
 	for _, tc := range []struct {
 		token string
 		want  error
@@ -13,7 +21,7 @@ func TestAuthenticate(t *testing.T) {
 		{"sk-test-0123456789abcdef ", ErrInvalidKey},
 		{"", ErrNoKey},
 	} {
-		p, err := a.Authenticate([]byte(tc.token))
+		p, err := a.Authenticate(context.Background(), []byte(tc.token))
 		if err != tc.want {
 			t.Errorf("Authenticate(%q) error = %v, want %v", tc.token, err, tc.want)
 		}
@@ -21,7 +29,7 @@ func TestAuthenticate(t *testing.T) {
 			t.Errorf("master key is not admin")
 		}
 	}
-	if p, err := New("").Authenticate(nil); err != nil || !p.Anonymous {
+	if p, err := New("", nil).Authenticate(context.Background(), nil); err != nil || !p.Anonymous {
 		t.Errorf("open gateway: got %v, %v", p, err)
 	}
 }
@@ -52,5 +60,77 @@ func TestCheckMasterKey(t *testing.T) {
 		if got := CheckMasterKey(key) != nil; got != weak {
 			t.Errorf("CheckMasterKey(%q) weak = %v, want %v", key, got, weak)
 		}
+	}
+}
+
+// fakeKeys is a KeyLookup that counts lookups.
+type fakeKeys struct {
+	keys  map[string]*store.Key
+	calls atomic.Int64
+	err   error
+}
+
+func (f *fakeKeys) GetKey(_ context.Context, hash string) (*store.Key, error) {
+	f.calls.Add(1)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if k, ok := f.keys[hash]; ok {
+		return k, nil
+	}
+	return nil, store.ErrNotFound
+}
+
+func TestVirtualKeys(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	good, goodHash, _ := NewVirtualKey()
+	blocked, blockedHash, _ := NewVirtualKey()
+	expired, expiredHash, _ := NewVirtualKey()
+	past := now.Add(-time.Minute)
+	keys := &fakeKeys{keys: map[string]*store.Key{
+		goodHash:    {TokenHash: goodHash, Models: []string{"gpt"}},
+		blockedHash: {TokenHash: blockedHash, Blocked: true},
+		expiredHash: {TokenHash: expiredHash, ExpiresAt: &past},
+	}}
+	a := New("sk-master-0123456789abcdef", keys)
+	a.now = func() time.Time { return now }
+	ctx := context.Background()
+
+	p, err := a.Authenticate(ctx, []byte(good))
+	if err != nil || p.Admin || p.Key.TokenHash != goodHash {
+		t.Fatalf("good key: %+v %v", p, err)
+	}
+	for token, want := range map[string]error{blocked: ErrBlockedKey, expired: ErrExpiredKey, "sk-unknown-key-123": ErrInvalidKey, "not-a-key": ErrInvalidKey} {
+		if _, err := a.Authenticate(ctx, []byte(token)); !errors.Is(err, want) {
+			t.Errorf("%.12s…: %v, want %v", token, err, want)
+		}
+	}
+
+	// Cached: known and unknown keys are looked up once per TTL.
+	calls := keys.calls.Load()
+	for i := 0; i < 5; i++ {
+		_, _ = a.Authenticate(ctx, []byte(good))
+		_, _ = a.Authenticate(ctx, []byte("sk-unknown-key-123"))
+	}
+	if keys.calls.Load() != calls {
+		t.Errorf("cache missed: %d more lookups", keys.calls.Load()-calls)
+	}
+	// Invalidation: a block made through the admin API applies at once.
+	keys.keys[goodHash] = &store.Key{TokenHash: goodHash, Blocked: true}
+	a.Invalidate(goodHash)
+	if _, err := a.Authenticate(ctx, []byte(good)); !errors.Is(err, ErrBlockedKey) {
+		t.Errorf("after invalidate: %v", err)
+	}
+	// The TTL bounds staleness when another replica changed the key.
+	keys.keys[goodHash] = &store.Key{TokenHash: goodHash}
+	now = now.Add(cacheTTL + time.Second)
+	if _, err := a.Authenticate(ctx, []byte(good)); err != nil {
+		t.Errorf("after TTL: %v", err)
+	}
+	// A store outage fails closed.
+	keys.err = errors.New("connection refused")
+	now = now.Add(cacheTTL + time.Second)
+	if _, err := a.Authenticate(ctx, []byte(good)); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("store down: %v", err)
 	}
 }

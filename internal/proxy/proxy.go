@@ -13,9 +13,11 @@ import (
 	"mime"
 	"mime/multipart"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/auth"
 	"github.com/switchboard-gw/switchboard/internal/openai"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/router"
@@ -33,6 +35,8 @@ type Request struct {
 	PathModel string
 	// Received is when the server started handling the request.
 	Received time.Time
+	// Principal is who the request acts as (never nil once authenticated).
+	Principal *auth.Principal
 }
 
 // Responder is how the pipeline answers; the server implements it.
@@ -156,6 +160,9 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 	if err != nil {
 		return err
 	}
+	if model, err = access(req.Principal, model); err != nil {
+		return err
+	}
 	dep, err := p.Router.Pick(model)
 	if err != nil {
 		return &Error{Status: 404, Type: "not_found_error", Code: "model_not_found", Param: "model",
@@ -181,6 +188,30 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 		}
 	}
 	return nil
+}
+
+// access applies a virtual key's model aliases and checks its allow-list
+// (LiteLLM's semantics: an empty list allows every model; "*" and
+// "all-proxy-models" allow all; "provider/*" allows that provider's models).
+func access(p *auth.Principal, model string) (string, error) {
+	if p == nil || p.Key == nil {
+		return model, nil
+	}
+	k := p.Key
+	if target, ok := k.Aliases[model]; ok {
+		model = target
+	}
+	if len(k.Models) == 0 {
+		return model, nil
+	}
+	for _, m := range k.Models {
+		if m == model || m == "*" || m == "all-proxy-models" ||
+			strings.HasSuffix(m, "/*") && strings.HasPrefix(model, m[:len(m)-1]) {
+			return model, nil
+		}
+	}
+	return "", &Error{Status: 403, Type: "key_model_access_denied", Code: "403", Param: "model",
+		Message: "API key not allowed to access model '" + model + "'. This key can only access models=" + strings.Join(k.Models, ",")}
 }
 
 // model validates the body and finds the model the client asked for.

@@ -146,8 +146,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.readiness(ctx)
 		return
 	case "/metrics":
-		if s.metrics != nil && (!s.cfg.MetricsAuth || s.authenticate(ctx)) {
-			s.metrics(ctx)
+		if s.metrics != nil {
+			if _, ok := s.authenticate(ctx); !s.cfg.MetricsAuth || ok {
+				s.metrics(ctx)
+			}
 		}
 		return
 	case "/", "":
@@ -157,12 +159,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	if !s.authenticate(ctx) {
+	principal, ok := s.authenticate(ctx)
+	if !ok {
 		return
 	}
 	if ctx.IsPost() {
 		if op, model, ok := matchInference(path); ok {
-			s.serveInference(ctx, op, model)
+			s.serveInference(ctx, op, model, principal)
 			return
 		}
 	} else if ctx.IsGet() {
@@ -175,10 +178,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 // authenticate checks the caller's key and writes the 401 itself on failure.
 // Keys are accepted where OpenAI, Azure and Anthropic SDKs send them.
-func (s *Server) authenticate(ctx *fasthttp.RequestCtx) bool {
-	if s.auth.Open() {
-		return true
-	}
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*auth.Principal, bool) {
 	h := &ctx.Request.Header
 	token := auth.BearerToken(h.Peek("Authorization"))
 	if token == nil {
@@ -190,16 +190,23 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) bool {
 	if token == nil {
 		token = h.Peek("x-api-key")
 	}
-	_, err := s.auth.Authenticate(token)
+	p, err := s.auth.Authenticate(s.base, token)
 	if err == nil {
-		return true
+		return p, true
 	}
-	msg := "Authentication Error, invalid API key."
-	if errors.Is(err, auth.ErrNoKey) {
-		msg = "Authentication Error, no API key passed in. Send it as 'Authorization: Bearer <key>'."
+	e := &provider.Error{Status: 401, Type: "auth_error", Code: "invalid_api_key", Message: "Authentication Error, invalid API key."}
+	switch {
+	case errors.Is(err, auth.ErrNoKey):
+		e.Message = "Authentication Error, no API key passed in. Send it as 'Authorization: Bearer <key>'."
+	case errors.Is(err, auth.ErrBlockedKey):
+		e.Message = "Authentication Error - Key is blocked. Update via /key/unblock if you're an admin."
+	case errors.Is(err, auth.ErrExpiredKey):
+		e.Message, e.Code = "Authentication Error - Expired Key.", "expired_key"
+	case errors.Is(err, auth.ErrUnavailable):
+		e = &provider.Error{Status: 503, Type: "no_db_connection", Message: "the key store is unavailable; try again", Cause: err}
 	}
-	s.writeError(ctx, &provider.Error{Status: 401, Type: "auth_error", Code: "invalid_api_key", Message: msg})
-	return false
+	s.writeError(ctx, e)
+	return nil, false
 }
 
 // exchange is one inference request in flight: the proxy.Responder the
@@ -219,7 +226,7 @@ type exchange struct {
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 36)} }}
 
-func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathModel string) {
+func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathModel string, principal *auth.Principal) {
 	s.inflight.Add(1)
 	s.started()
 	ex := exchangePool.Get().(*exchange)
@@ -237,6 +244,7 @@ func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathMo
 		ContentType: ctx.Request.Header.ContentType(),
 		PathModel:   pathModel,
 		Received:    ctx.Time(),
+		Principal:   principal,
 	}
 	if err := s.pipeline.Serve(rctx, &ex.req, ex); err != nil {
 		s.writeError(ctx, err)
