@@ -304,7 +304,7 @@ func features() map[string]bool {
 
 		// general_settings.
 		"general_settings.master_key":                                        true,
-		"general_settings.database_url":                                      false,
+		"general_settings.database_url":                                      true,
 		"general_settings.database_connection_pool_limit":                    false,
 		"general_settings.database_connection_timeout":                       false,
 		"general_settings.allow_requests_on_db_unavailable":                  false,

@@ -118,7 +118,6 @@ func TestLoadLiteLLMDocsConfig(t *testing.T) {
 		"router_settings.enable_pre_call_checks",
 		"router_settings.fallbacks",
 		"router_settings.context_window_fallbacks",
-		"general_settings.database_url",
 		"general_settings.alerting",
 		"general_settings.proxy_batch_write_at",
 		"general_settings.database_connection_pool_limit",
