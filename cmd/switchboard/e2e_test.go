@@ -579,3 +579,66 @@ func TestDatabaseDownAtStart(t *testing.T) {
 		t.Errorf("logs (want a retry message, no password):\n%s", g.logs)
 	}
 }
+
+// TestVirtualKeys: keys made with the LiteLLM management API authenticate,
+// are held to their model list, can read only their own info, and a block
+// takes effect on the next request.
+func TestVirtualKeys(t *testing.T) {
+	g := start(t, `model_list:
+  - model_name: demo
+    litellm_params: {model: mock/demo}
+  - model_name: other
+    litellm_params: {model: mock/other}
+general_settings:
+  master_key: `+masterKey+"\n", nil)
+	call := func(path, key, body string) (int, map[string]any) {
+		t.Helper()
+		method := "POST"
+		if body == "" {
+			method = "GET"
+		}
+		req, _ := http.NewRequest(method, g.url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	status, gen := call("/key/generate", masterKey, `{"models":["demo"],"key_alias":"e2e","max_budget":10}`)
+	key, _ := gen["key"].(string)
+	if status != 200 || !strings.HasPrefix(key, "sk-") {
+		t.Fatalf("generate: %d %v", status, gen)
+	}
+	chat := `{"model":"%s","messages":[{"role":"user","content":"hi"}]}`
+	if status, body := call("/v1/chat/completions", key, fmt.Sprintf(chat, "demo")); status != 200 {
+		t.Errorf("allowed model: %d %v", status, body)
+	}
+	if status, body := call("/v1/chat/completions", key, fmt.Sprintf(chat, "other")); status != 403 {
+		t.Errorf("model outside the key's list: %d %v", status, body)
+	}
+	if status, body := call("/key/info", key, ""); status != 200 || body["info"] == nil {
+		t.Errorf("own info: %d %v", status, body)
+	}
+	if status, _ := call("/key/generate", key, `{}`); status != 403 {
+		t.Errorf("a virtual key generated a key: %d", status)
+	}
+	if status, body := call("/key/block", masterKey, `{"key":"`+key+`"}`); status != 200 {
+		t.Fatalf("block: %d %v", status, body)
+	}
+	if status, _ := call("/v1/chat/completions", key, fmt.Sprintf(chat, "demo")); status != 401 {
+		t.Errorf("blocked key: %d, want 401 at once", status)
+	}
+	if status, _ := call("/key/unblock", masterKey, `{"key":"`+key+`"}`); status != 200 {
+		t.Fatalf("unblock: %d", status)
+	}
+	if status, _ := call("/v1/chat/completions", key, fmt.Sprintf(chat, "demo")); status != 200 {
+		t.Errorf("unblocked key: %d", status)
+	}
+	if status, _ := call("/v1/chat/completions", "sk-not-a-real-key-000000000", fmt.Sprintf(chat, "demo")); status != 401 {
+		t.Errorf("unknown key: %d", status)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/admin"
 	"github.com/switchboard-gw/switchboard/internal/auth"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/provider"
@@ -265,6 +266,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	g.db = db
+	g.server.SetManagement(admin.New(db.store, time.Now, g.auth.Invalidate))
 	ln, err := net.Listen("tcp", g.addr)
 	if err != nil {
 		g.db.close()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-gw/switchboard/internal/admin"
 	"github.com/switchboard-gw/switchboard/internal/auth"
 	"github.com/switchboard-gw/switchboard/internal/openai"
 	"github.com/switchboard-gw/switchboard/internal/provider"
@@ -40,15 +41,16 @@ type Config struct {
 
 // Server serves the gateway's HTTP API.
 type Server struct {
-	cfg      Config
-	pipeline *proxy.Pipeline
-	auth     *auth.Authenticator
-	metrics  fasthttp.RequestHandler
-	log      *slog.Logger
-	ids      *idSource
-	started  func()
-	database func() (string, bool)
-	hangups  *hangupWatcher
+	cfg        Config
+	pipeline   *proxy.Pipeline
+	auth       *auth.Authenticator
+	metrics    fasthttp.RequestHandler
+	log        *slog.Logger
+	ids        *idSource
+	started    func()
+	database   func() (string, bool)
+	management Management
+	hangups    *hangupWatcher
 
 	modelList []byte
 	modelByID map[string][]byte
@@ -173,7 +175,50 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
+	if s.serveManagement(ctx, principal) {
+		return
+	}
 	s.writeError(ctx, &provider.Error{Status: 404, Type: "not_found_error", Message: "no route for " + string(ctx.Method()) + " " + string(path)})
+}
+
+// Management is the management API (/key/*, …); admin.API implements it.
+type Management interface {
+	Handle(ctx context.Context, r *admin.Request) (admin.Response, bool)
+}
+
+// SetManagement installs the management API; call it before Serve (the app
+// does once the store is open).
+func (s *Server) SetManagement(m Management) { s.management = m }
+
+// managementTimeout bounds one management call (they touch the database).
+const managementTimeout = 30 * time.Second
+
+func (s *Server) serveManagement(ctx *fasthttp.RequestCtx, p *auth.Principal) bool {
+	if s.management == nil {
+		return false
+	}
+	caller := admin.Caller{Admin: p.Admin}
+	if p.Key != nil {
+		caller.KeyHash = p.Key.TokenHash
+	}
+	args := ctx.QueryArgs()
+	r := &admin.Request{
+		Method: string(ctx.Method()),
+		Path:   string(ctx.Path()),
+		Query:  func(name string) string { return string(args.Peek(name)) },
+		Body:   ctx.PostBody(),
+		Caller: caller,
+	}
+	mctx, cancel := context.WithTimeout(s.base, managementTimeout)
+	defer cancel()
+	resp, ok := s.management.Handle(mctx, r)
+	if !ok {
+		return false
+	}
+	ctx.SetStatusCode(resp.Status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(resp.Body)
+	return true
 }
 
 // authenticate checks the caller's key and writes the 401 itself on failure.
