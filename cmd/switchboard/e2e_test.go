@@ -642,3 +642,58 @@ general_settings:
 		t.Errorf("unknown key: %d", status)
 	}
 }
+
+// TestKeyRateLimits: a key's rpm_limit and max_parallel_requests hold, a
+// refusal says when to retry, and a request the client abandons gives its
+// parallel slot back.
+func TestKeyRateLimits(t *testing.T) {
+	g := start(t, `model_list:
+  - model_name: demo
+    litellm_params: {model: mock/demo}
+  - model_name: slow
+    litellm_params: {model: mock/slow, mock_latency_ms: 500}
+general_settings:
+  master_key: `+masterKey+"\n", nil)
+	newKey := func(body string) string {
+		resp := post(t, g.url+"/key/generate", masterKey, body)
+		defer resp.Body.Close()
+		var out struct{ Key string }
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if out.Key == "" {
+			t.Fatalf("generate %s: %d", body, resp.StatusCode)
+		}
+		return out.Key
+	}
+	chat := func(key, model string) *http.Response {
+		return post(t, g.url+"/v1/chat/completions", key, `{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`)
+	}
+
+	rpmKey := newKey(`{"rpm_limit":2}`)
+	for i := 0; i < 2; i++ {
+		if resp := chat(rpmKey, "demo"); resp.StatusCode != 200 || resp.Header.Get("x-ratelimit-remaining-requests") != fmt.Sprint(1-i) {
+			t.Errorf("request %d: %d, remaining %q", i+1, resp.StatusCode, resp.Header.Get("x-ratelimit-remaining-requests"))
+		}
+	}
+	resp := chat(rpmKey, "demo")
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("third request in the minute: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	checkEnvelope(t, resp)
+
+	parKey := newKey(`{"max_parallel_requests":1}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", g.url+"/v1/chat/completions", strings.NewReader(`{"model":"slow","messages":[]}`))
+	req.Header.Set("Authorization", "Bearer "+parKey)
+	done := make(chan struct{})
+	go func() { _, _ = http.DefaultClient.Do(req); close(done) }()
+	time.Sleep(150 * time.Millisecond)
+	if resp := chat(parKey, "demo"); resp.StatusCode != 429 {
+		t.Errorf("second parallel request: %d, want 429", resp.StatusCode)
+	}
+	cancel() // the client abandons the slow request: its slot must come back
+	<-done
+	time.Sleep(100 * time.Millisecond)
+	if resp := chat(parKey, "demo"); resp.StatusCode != 200 {
+		t.Errorf("after the abandoned request: %d, want 200", resp.StatusCode)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/admin"
 	"github.com/switchboard-gw/switchboard/internal/auth"
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/counter"
+	"github.com/switchboard-gw/switchboard/internal/policy"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/provider/mock"
 	"github.com/switchboard-gw/switchboard/internal/provider/openaicompat"
@@ -110,7 +112,9 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	}
 	rt := router.New(deps)
 	metrics := telemetry.NewMetrics(rt.Names(), log)
-	pipeline := &proxy.Pipeline{Router: rt, Observer: metrics}
+	// Counters are in memory for now: limits hold per replica. (Redis makes
+	// them global; wiring it is the next step of the keys issue.)
+	pipeline := &proxy.Pipeline{Router: rt, Observer: metrics, Limiter: policy.New(counter.NewMemory(nil))}
 
 	scfg := server.Config{
 		MaxBodySize:    DefaultMaxBodySize,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/auth"
 	"github.com/switchboard-gw/switchboard/internal/openai"
+	"github.com/switchboard-gw/switchboard/internal/policy"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/router"
 	"github.com/switchboard-gw/switchboard/internal/sse"
@@ -87,6 +88,8 @@ type Observer interface {
 type Pipeline struct {
 	Router   *router.Router
 	Observer Observer
+	// Limiter enforces the principal's rate limits (nil: none).
+	Limiter *policy.Limiter
 }
 
 // Error is an error the server writes as the OpenAI envelope.
@@ -110,6 +113,7 @@ type state struct {
 	hdr    []byte
 	upErr  error // how the upstream stream ended (io.EOF: complete)
 	closed bool  // buf holds the stream's last bytes
+	adm    policy.Admission
 }
 
 var statePool = sync.Pool{New: func() any { return &state{buf: make([]byte, 0, 4096), hdr: make([]byte, 0, 32)} }}
@@ -161,6 +165,12 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 		return err
 	}
 	if model, err = access(req.Principal, model); err != nil {
+		return err
+	}
+	// TPM is charged an estimate now (~4 bytes a token, plus the most the
+	// request may generate) and corrected to the real usage when it ends.
+	estimate := int64(len(req.Body)/4) + int64(st.env.MaxTokens)
+	if err := p.Limiter.Admit(ctx, req.Principal, model, estimate, &st.adm); err != nil {
 		return err
 	}
 	dep, err := p.Router.Pick(model)
@@ -277,6 +287,18 @@ func (p *Pipeline) setHeaders(w Responder, st *state, req *Request) {
 	st.hdr = strconv.AppendFloat(st.hdr[:0], float64(overhead.Microseconds())/1000, 'f', 3, 64)
 	w.SetHeaderBytes("x-switchboard-overhead-ms", st.hdr)
 	w.SetHeaderBytes("x-litellm-overhead-duration-ms", st.hdr)
+	if st.adm.Held() {
+		limReq, remReq, limTok, remTok := st.adm.Headers()
+		for _, h := range [...]struct {
+			name string
+			v    int64
+		}{{"x-ratelimit-limit-requests", limReq}, {"x-ratelimit-remaining-requests", remReq}, {"x-ratelimit-limit-tokens", limTok}, {"x-ratelimit-remaining-tokens", remTok}} {
+			if h.v >= 0 {
+				st.hdr = strconv.AppendInt(st.hdr[:0], h.v, 10)
+				w.SetHeaderBytes(h.name, st.hdr)
+			}
+		}
+	}
 }
 
 // errClientGone marks a stream the client stopped reading.
@@ -341,6 +363,7 @@ func (st *state) Done(writeErr error) {
 // finish records the outcome and returns the request state to the pool.
 func (p *Pipeline) finish(st *state, err error) {
 	out := &st.out
+	p.Limiter.Settle(st.ctx, &st.adm, out.Usage.TotalTokens)
 	out.Duration = time.Since(out.Start)
 	out.Err = err
 	switch {
