@@ -697,3 +697,48 @@ general_settings:
 		t.Errorf("after the abandoned request: %d, want 200", resp.StatusCode)
 	}
 }
+
+// TestRateLimitsAreGlobalAcrossReplicas: two gateways sharing a database and
+// Redis enforce one key's rpm_limit together, not once each.
+func TestRateLimitsAreGlobalAcrossReplicas(t *testing.T) {
+	redisURL := os.Getenv("SWITCHBOARD_TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("set SWITCHBOARD_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the two-replica test")
+	}
+	cfg := `model_list:
+  - model_name: demo
+    litellm_params: {model: mock/demo}
+router_settings:
+  redis_url: ` + redisURL + `
+general_settings:
+  master_key: ` + masterKey + "\n"
+	db := "DATABASE_URL=" + filepath.Join(t.TempDir(), "shared.db")
+	a := start(t, cfg, nil, db)
+	b := start(t, cfg, nil, db)
+	resp := post(t, a.url+"/key/generate", masterKey, `{"rpm_limit":4}`)
+	var out struct{ Key string }
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out.Key == "" {
+		t.Fatalf("generate: %d", resp.StatusCode)
+	}
+	ok := 0
+	for i := 0; i < 10; i++ {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		resp := post(t, g.url+"/v1/chat/completions", out.Key, `{"model":"demo","messages":[{"role":"user","content":"hi"}]}`)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case 200:
+			ok++
+		case 429:
+		default:
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if ok != 4 {
+		t.Errorf("%d requests admitted across two replicas, want exactly 4", ok)
+	}
+}

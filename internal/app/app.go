@@ -5,8 +5,10 @@ package app
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"io"
 	"log/slog"
 	"net"
@@ -77,6 +79,7 @@ type Gateway struct {
 	server *server.Server
 	client *upstream.Client
 	db     *database
+	redis  *redis.Client // nil: counters in memory
 	auth   *auth.Authenticator
 	addr   string
 	open   bool
@@ -112,9 +115,20 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	}
 	rt := router.New(deps)
 	metrics := telemetry.NewMetrics(rt.Names(), log)
-	// Counters are in memory for now: limits hold per replica. (Redis makes
-	// them global; wiring it is the next step of the keys issue.)
-	pipeline := &proxy.Pipeline{Router: rt, Observer: metrics, Limiter: policy.New(counter.NewMemory(nil))}
+	// Counters live in Redis when one is configured, so every replica
+	// enforces one global limit; otherwise in this process.
+	var counters counter.Store = counter.NewMemory(nil)
+	ropts, err := redisOptions(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	var redisClient *redis.Client
+	if ropts != nil {
+		redisClient = redis.NewClient(ropts)
+		counters = counter.NewRedis(redisClient, "sb:")
+		log.Info("rate limits are shared through Redis", "addr", ropts.Addr)
+	}
+	pipeline := &proxy.Pipeline{Router: rt, Observer: metrics, Limiter: policy.New(counters, log)}
 
 	scfg := server.Config{
 		MaxBodySize:    DefaultMaxBodySize,
@@ -152,7 +166,7 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 			}
 		}
 	}
-	g.cfg, g.log, g.server, g.client, g.open = cfg, log, srv, client, masterKey == ""
+	g.cfg, g.log, g.server, g.client, g.open, g.redis = cfg, log, srv, client, masterKey == "", redisClient
 	if g.open {
 		// Without a master key anyone who can connect can spend the
 		// operator's provider credits: only this machine may connect.
@@ -301,6 +315,9 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	err = g.server.Shutdown(drain)
 	g.client.Close()
 	g.db.close()
+	if g.redis != nil {
+		g.redis.Close()
+	}
 	if err != nil {
 		g.log.Warn("shutdown", "error", err.Error())
 	}

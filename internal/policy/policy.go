@@ -8,7 +8,9 @@ package policy
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/auth"
@@ -28,11 +30,22 @@ const maxLimits = 8
 // Limiter enforces limits over a counter store.
 type Limiter struct {
 	counters counter.Store
+	log      *slog.Logger
+	failOpen atomic.Bool // the counters are unreachable and limits are not enforced
 }
 
 // New returns a Limiter over counters (in memory, or Redis for limits that
 // hold across replicas).
-func New(counters counter.Store) *Limiter { return &Limiter{counters: counters} }
+func New(counters counter.Store, log *slog.Logger) *Limiter {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Limiter{counters: counters, log: log}
+}
+
+// FailingOpen reports whether rate limits are currently not enforced because
+// the counters are unreachable.
+func (l *Limiter) FailingOpen() bool { return l != nil && l.failOpen.Load() }
 
 // Admission is one request's hold on its limits. It lives in the pipeline's
 // pooled request state, so admitting allocates nothing.
@@ -83,9 +96,16 @@ func (l *Limiter) Admit(ctx context.Context, p *auth.Principal, model string, to
 		if errors.Is(err, counter.ErrUnavailable) {
 			// Rate limits fail open: a counter outage must not take the
 			// gateway down (budgets, which fail closed, are separate).
+			// Logged once per outage, not per request.
+			if l.failOpen.CompareAndSwap(false, true) {
+				l.log.Warn("rate-limit counters unreachable: limits are not enforced until they return", "error", err.Error())
+			}
 			return nil
 		}
 		return err
+	}
+	if l.failOpen.Load() && l.failOpen.CompareAndSwap(true, false) {
+		l.log.Info("rate-limit counters reachable again: limits are enforced")
 	}
 	if !a.decision.Allowed {
 		i := a.decision.Denied

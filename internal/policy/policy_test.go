@@ -20,7 +20,7 @@ func principal(k store.Key) *auth.Principal {
 }
 
 func TestRequestsPerMinute(t *testing.T) {
-	l := New(counter.NewMemory(nil))
+	l := New(counter.NewMemory(nil), nil)
 	p := principal(store.Key{RPMLimit: ptr(2)})
 	var a Admission
 	for i := 0; i < 2; i++ {
@@ -36,7 +36,7 @@ func TestRequestsPerMinute(t *testing.T) {
 }
 
 func TestParallelSlotsAreReleased(t *testing.T) {
-	l := New(counter.NewMemory(nil))
+	l := New(counter.NewMemory(nil), nil)
 	p := principal(store.Key{MaxParallelRequests: ptr(1)})
 	var first, second Admission
 	if err := l.Admit(context.Background(), p, "m", 0, &first); err != nil {
@@ -55,7 +55,7 @@ func TestParallelSlotsAreReleased(t *testing.T) {
 // A request refused by one limit consumes nothing from the others.
 func TestAllOrNothing(t *testing.T) {
 	c := counter.NewMemory(nil)
-	l := New(c)
+	l := New(c, nil)
 	p := principal(store.Key{RPMLimit: ptr(10), TPMLimit: ptr(100)})
 	var a Admission
 	if err := l.Admit(context.Background(), p, "m", 500, &a); err == nil {
@@ -69,7 +69,7 @@ func TestAllOrNothing(t *testing.T) {
 
 func TestTokensAreSettledToActualUsage(t *testing.T) {
 	c := counter.NewMemory(nil)
-	l := New(c)
+	l := New(c, nil)
 	p := principal(store.Key{TPMLimit: ptr(1000)})
 	var a Admission
 	if err := l.Admit(context.Background(), p, "m", 400, &a); err != nil {
@@ -86,7 +86,7 @@ func TestTokensAreSettledToActualUsage(t *testing.T) {
 }
 
 func TestPerModelLimitsAndNoKey(t *testing.T) {
-	l := New(counter.NewMemory(nil))
+	l := New(counter.NewMemory(nil), nil)
 	p := principal(store.Key{ModelRPMLimit: map[string]int64{"gpt": 1}})
 	var a Admission
 	for _, model := range []string{"gpt", "claude", "claude"} {
@@ -105,4 +105,44 @@ func TestPerModelLimitsAndNoKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	none.Settle(context.Background(), &a, 0)
+}
+
+// flaky is a counter store that can be switched off like a Redis outage.
+type flaky struct {
+	counter.Store
+	down bool
+}
+
+func (f *flaky) Admit(ctx context.Context, l []counter.Limit, d *counter.Decision) error {
+	if f.down {
+		return counter.ErrUnavailable
+	}
+	return f.Store.Admit(ctx, l, d)
+}
+
+// Rate limits fail open while the counters are unreachable, and are
+// enforced again when they return.
+func TestFailOpen(t *testing.T) {
+	f := &flaky{Store: counter.NewMemory(nil), down: true}
+	l := New(f, nil)
+	p := principal(store.Key{RPMLimit: ptr(1)})
+	var a Admission
+	for i := 0; i < 3; i++ {
+		if err := l.Admit(context.Background(), p, "m", 0, &a); err != nil {
+			t.Fatalf("during the outage: %v", err)
+		}
+	}
+	if !l.FailingOpen() {
+		t.Error("the outage is not reported")
+	}
+	f.down = false
+	if err := l.Admit(context.Background(), p, "m", 0, &a); err != nil {
+		t.Fatal(err)
+	}
+	if l.FailingOpen() {
+		t.Error("still failing open after recovery")
+	}
+	if err := l.Admit(context.Background(), p, "m", 0, &a); err == nil {
+		t.Error("limit not enforced after recovery")
+	}
 }
