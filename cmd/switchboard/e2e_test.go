@@ -742,3 +742,25 @@ general_settings:
 		t.Errorf("%d requests admitted across two replicas, want exactly 4", ok)
 	}
 }
+
+// TestMetricsEndpoint: public by default, as LiteLLM's, with the series the
+// gateway promises.
+func TestMetricsEndpoint(t *testing.T) {
+	g := start(t, upstreamConfig("http://127.0.0.1:1"), nil)
+	c := g.client(masterKey)
+	_, _ = c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "demo", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	resp, err := http.Get(g.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics without a key: %d %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{`switchboard_requests_total{model="demo",op="chat",status="200"} 1`, "switchboard_request_duration_seconds_bucket", "switchboard_tokens_total", "switchboard_upstream_attempts_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

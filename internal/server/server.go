@@ -148,11 +148,15 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.readiness(ctx)
 		return
 	case "/metrics":
-		if s.metrics != nil {
-			if _, ok := s.authenticate(ctx); !s.cfg.MetricsAuth || ok {
-				s.metrics(ctx)
+		if s.metrics == nil {
+			break
+		}
+		if s.cfg.MetricsAuth {
+			if _, ok := s.authenticate(ctx); !ok {
+				return
 			}
 		}
+		s.metrics(ctx)
 		return
 	case "/", "":
 		if ctx.IsGet() {
