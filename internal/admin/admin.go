@@ -1,5 +1,6 @@
 // Package admin implements the LiteLLM-compatible management API (the
-// /key/* endpoints) on top of store.KeyStore.
+// /key/*, /team/*, /user/*, /customer/* (alias /end_user/*), /spend/logs
+// and /global/spend/report endpoints) on top of the store interfaces.
 //
 // It is transport-free on purpose: the server (fasthttp) authenticates the
 // caller, copies the method, path, query and body into a Request and writes
@@ -50,27 +51,41 @@ type Response struct {
 	Body   []byte // JSON
 }
 
-// API serves the key management endpoints. It holds no mutable state of
-// its own, so one API is safe for concurrent use.
+// API serves the management endpoints. It holds no mutable state of its
+// own, so one API is safe for concurrent use.
 type API struct {
 	keys       store.KeyStore
+	teams      store.TeamStore
+	users      store.UserStore
+	customers  store.CustomerStore
+	spend      store.SpendStore
 	now        func() time.Time
 	invalidate func(keyHash string)
 }
 
-// New returns the API over keys. now is the clock (expiry and budget
-// windows are computed from it); invalidate is called with every key hash
-// whose record changed or disappeared, so the gateway's key cache drops it
-// at once instead of serving a blocked or deleted key until its TTL ends.
+// Stores are the aggregates the API manages; a *sqlstore.Store is all of
+// them.
+type Stores struct {
+	Keys      store.KeyStore
+	Teams     store.TeamStore
+	Users     store.UserStore
+	Customers store.CustomerStore
+	Spend     store.SpendStore
+}
+
+// New returns the API over s. now is the clock (expiry and budget windows
+// are computed from it); invalidate is called with every key hash whose
+// record changed or disappeared, so the gateway's key cache drops it at
+// once instead of serving a blocked or deleted key until its TTL ends.
 // Either may be nil (time.Now, no cache).
-func New(keys store.KeyStore, now func() time.Time, invalidate func(keyHash string)) *API {
+func New(s Stores, now func() time.Time, invalidate func(keyHash string)) *API {
 	if now == nil {
 		now = time.Now
 	}
 	if invalidate == nil {
 		invalidate = func(string) {}
 	}
-	return &API{keys: keys, now: now, invalidate: invalidate}
+	return &API{keys: s.Keys, teams: s.Teams, users: s.Users, customers: s.Customers, spend: s.Spend, now: now, invalidate: invalidate}
 }
 
 // handler serves one route; it returns the value to encode as the body
@@ -86,7 +101,7 @@ type route struct {
 // routes is built per call rather than held in a package variable: the
 // table is tiny and this keeps the package free of mutable globals.
 func (a *API) routes() map[string]route {
-	return map[string]route{
+	rs := map[string]route{
 		"/key/generate":   {"POST", true, a.generate},
 		"/key/update":     {"POST", true, a.update},
 		"/key/delete":     {"POST", true, a.delete},
@@ -95,7 +110,35 @@ func (a *API) routes() map[string]route {
 		"/key/regenerate": {"POST", true, a.regenerate},
 		"/key/block":      {"POST", true, a.block},
 		"/key/unblock":    {"POST", true, a.unblock},
+
+		"/team/new":           {"POST", true, a.teamNew},
+		"/team/update":        {"POST", true, a.teamUpdate},
+		"/team/delete":        {"POST", true, a.teamDelete},
+		"/team/info":          {"GET", false, a.teamInfo},
+		"/team/list":          {"GET", true, a.teamList},
+		"/team/member_add":    {"POST", true, a.teamMemberAdd},
+		"/team/member_delete": {"POST", true, a.teamMemberDelete},
+
+		"/user/new":    {"POST", true, a.userNew},
+		"/user/update": {"POST", true, a.userUpdate},
+		"/user/delete": {"POST", true, a.userDelete},
+		"/user/info":   {"GET", false, a.userInfo},
+		"/user/list":   {"GET", true, a.userList},
+
+		"/spend/logs":          {"GET", false, a.spendLogs},
+		"/global/spend/report": {"GET", true, a.spendReport},
 	}
+	// Customers answer under both of LiteLLM's names.
+	for _, prefix := range []string{"/customer/", "/end_user/"} {
+		rs[prefix+"new"] = route{"POST", true, a.customerNew}
+		rs[prefix+"update"] = route{"POST", true, a.customerUpdate}
+		rs[prefix+"delete"] = route{"POST", true, a.customerDelete}
+		rs[prefix+"info"] = route{"GET", true, a.customerInfo}
+		rs[prefix+"list"] = route{"GET", true, a.customerList}
+		rs[prefix+"block"] = route{"POST", true, a.customerBlock}
+		rs[prefix+"unblock"] = route{"POST", true, a.customerUnblock}
+	}
+	return rs
 }
 
 // Handle serves the route if it is one of this API's (ok=false otherwise,

@@ -49,7 +49,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{st: st}
-	f.api = New(st, func() time.Time { return t0 }, func(h string) {
+	f.api = New(Stores{Keys: st, Teams: st, Users: st, Customers: st, Spend: st}, func() time.Time { return t0 }, func(h string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.invalidated = append(f.invalidated, h)

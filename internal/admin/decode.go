@@ -99,17 +99,9 @@ func (a *API) keyFields(m object, own ...string) (store.KeyUpdate, []string, err
 		case name == "user_id":
 			u.UserID, err = optString(raw, name)
 		case name == "models":
-			v := []string{}
-			if !null {
-				err = decode(raw, &v, name, "a list of strings")
-			}
-			u.Models = &v
+			u.Models, err = stringList(raw, name)
 		case name == "tags":
-			v := []string{}
-			if !null {
-				err = decode(raw, &v, name, "a list of strings")
-			}
-			u.Tags = &v
+			u.Tags, err = stringList(raw, name)
 		case name == "aliases":
 			v := map[string]string{}
 			if !null {
@@ -117,11 +109,7 @@ func (a *API) keyFields(m object, own ...string) (store.KeyUpdate, []string, err
 			}
 			u.Aliases = &v
 		case name == "metadata":
-			v := map[string]any{}
-			if !null {
-				err = decode(raw, &v, name, "an object")
-			}
-			u.Metadata = &v
+			u.Metadata, err = metadata(raw, name)
 		case name == "max_budget":
 			u.MaxBudget, err = nullMoney(raw, name)
 		case name == "soft_budget":
@@ -133,10 +121,7 @@ func (a *API) keyFields(m object, own ...string) (store.KeyUpdate, []string, err
 				u.Spend = &v
 			}
 		case name == "budget_duration":
-			u.BudgetDuration, err = optString(raw, name)
-			if err == nil && *u.BudgetDuration != "" && !store.ValidDuration(*u.BudgetDuration) {
-				err = badRequest(name, "budget_duration %q is not a duration like 30s, 30m, 30h, 30d, 1mo", *u.BudgetDuration)
-			}
+			u.BudgetDuration, err = budgetDuration(raw, name)
 		case name == "rpm_limit":
 			u.RPMLimit, err = nullLimit(raw, name)
 		case name == "tpm_limit":
@@ -152,11 +137,7 @@ func (a *API) keyFields(m object, own ...string) (store.KeyUpdate, []string, err
 		case name == "duration":
 			u.ExpiresAt, err = a.expiry(raw, name)
 		case name == "blocked":
-			if !null {
-				var v bool
-				err = decode(raw, &v, name, "a boolean")
-				u.Blocked = &v
-			}
+			u.Blocked, err = optBool(raw, name)
 		default:
 			err = badRequest(name, "unknown field %q", name)
 		}
@@ -164,18 +145,9 @@ func (a *API) keyFields(m object, own ...string) (store.KeyUpdate, []string, err
 			return store.KeyUpdate{}, nil, err
 		}
 	}
-	if u.BudgetDuration != nil {
-		// Computed here, from the API's clock, rather than left to the
-		// store, so the window the response shows is the one stored.
-		if *u.BudgetDuration == "" {
-			u.BudgetResetAt = store.None[time.Time]()
-		} else {
-			t, err := store.NextReset(a.now(), *u.BudgetDuration)
-			if err != nil {
-				return store.KeyUpdate{}, nil, badRequest("budget_duration", "%v", err)
-			}
-			u.BudgetResetAt = store.Some(t)
-		}
+	var err error
+	if u.BudgetResetAt, err = a.budgetReset(u.BudgetDuration); err != nil {
+		return store.KeyUpdate{}, nil, err
 	}
 	return u, warnings, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/auth"
@@ -105,43 +104,6 @@ func view(k *store.Key) keyView {
 	return v
 }
 
-func strOrNil(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func usdOrNil(v *int64) *float64 {
-	if v == nil {
-		return nil
-	}
-	f := microsToUSD(*v)
-	return &f
-}
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-func orEmpty[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-func orEmptyMap[K comparable, V any](m map[K]V) map[K]V {
-	if m == nil {
-		return map[K]V{}
-	}
-	return m
-}
-
 // apply sets the fields of u on a key being created.
 func apply(k *store.Key, u store.KeyUpdate) {
 	set := func(dst *string, v *string) {
@@ -217,6 +179,17 @@ func (a *API) generate(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	k, plaintext, err := a.createKey(ctx, plaintext, u)
+	if err != nil {
+		return nil, err
+	}
+	return createdView{keyView: view(k), Key: plaintext, TokenID: k.TokenHash, Warnings: warnings}, nil
+}
+
+// createKey stores a new key with the settings in u: plaintext is the
+// admin's chosen key, or "" for a generated one. It returns the stored key
+// and its plaintext, the only time the plaintext exists.
+func (a *API) createKey(ctx context.Context, plaintext string, u store.KeyUpdate) (*store.Key, string, error) {
 	var hash, name string
 	if plaintext == "" {
 		plaintext, hash, name = auth.NewVirtualKey()
@@ -227,9 +200,9 @@ func (a *API) generate(ctx context.Context, r *Request) (any, error) {
 	k := &store.Key{TokenHash: hash, KeyName: name, CreatedAt: now, UpdatedAt: now}
 	apply(k, u)
 	if err := a.keys.CreateKey(ctx, k); err != nil {
-		return nil, a.conflict(ctx, err, k.KeyAlias, "key")
+		return nil, "", a.conflict(ctx, err, k.KeyAlias, "key")
 	}
-	return createdView{keyView: view(k), Key: plaintext, TokenID: hash, Warnings: warnings}, nil
+	return k, plaintext, nil
 }
 
 // conflict explains an ErrConflict from creating or changing a key: which
@@ -397,31 +370,13 @@ func (a *API) info(ctx context.Context, r *Request) (any, error) {
 	return map[string]any{"key": hash, "info": v}, nil
 }
 
-func query(r *Request, name string) string {
-	if r.Query == nil {
-		return ""
-	}
-	return strings.TrimSpace(r.Query(name))
-}
-
 // list serves GET /key/list.
 func (a *API) list(ctx context.Context, r *Request) (any, error) {
-	f := store.KeyFilter{TeamID: query(r, "team_id"), UserID: query(r, "user_id"), KeyAlias: query(r, "key_alias"), Page: 1, Size: store.DefaultPageSize}
-	for _, p := range []struct {
-		name string
-		dst  *int
-	}{{"page", &f.Page}, {"size", &f.Size}} {
-		if s := query(r, p.name); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return nil, badRequest(p.name, "%s must be a positive integer, got %q", p.name, s)
-			}
-			*p.dst = n
-		}
+	f := store.KeyFilter{TeamID: query(r, "team_id"), UserID: query(r, "user_id"), KeyAlias: query(r, "key_alias")}
+	var err error
+	if f.Page, f.Size, err = paging(r, store.DefaultPageSize, "size"); err != nil {
+		return nil, err
 	}
-	// The store caps the size too; capping here as well keeps total_pages
-	// consistent with the page actually returned.
-	f.Size = min(f.Size, store.MaxPageSize)
 	full := false
 	if s := query(r, "return_full_object"); s != "" {
 		b, err := strconv.ParseBool(s)

@@ -284,7 +284,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	g.db = db
-	g.server.SetManagement(admin.New(db.store, time.Now, g.auth.Invalidate))
+	g.server.SetManagement(admin.New(admin.Stores{Keys: db.store, Teams: db.store, Users: db.store, Customers: db.store, Spend: db.store}, time.Now, g.auth.Invalidate))
 	ln, err := net.Listen("tcp", g.addr)
 	if err != nil {
 		g.db.close()
