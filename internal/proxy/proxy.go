@@ -77,6 +77,11 @@ type Outcome struct {
 	FirstByte  time.Duration // stream: time to the first byte sent to the client
 	Duration   time.Duration
 	Err        error
+	// Who and what for, for the spend ledger. Tags is only valid during
+	// Observe (it points into pooled memory): copy it to keep it.
+	Principal *auth.Principal
+	EndUser   string
+	Tags      []string
 }
 
 // Observer receives every outcome. Implementations must not block.
@@ -135,7 +140,7 @@ func (st *state) release() {
 func (p *Pipeline) Serve(ctx context.Context, req *Request, w Responder) error {
 	st := statePool.Get().(*state)
 	st.p, st.ctx = p, ctx
-	st.out = Outcome{RequestID: req.ID, Op: req.Op, Start: req.Received}
+	st.out = Outcome{RequestID: req.ID, Op: req.Op, Start: req.Received, Principal: req.Principal}
 	if err := p.attempt(ctx, req, st); err != nil {
 		p.finish(st, err)
 		return err
@@ -164,6 +169,7 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 	if err != nil {
 		return err
 	}
+	st.out.EndUser, st.out.Tags = st.env.User, st.env.Tags
 	if model, err = access(req.Principal, model); err != nil {
 		return err
 	}
@@ -242,6 +248,9 @@ func (p *Pipeline) model(req *Request, st *state) (string, error) {
 		}
 		return st.env.Model, nil
 	}
+	// No envelope for multipart: the pooled one must not carry the previous
+	// request's user, tags or max_tokens into this one.
+	st.env = openai.Envelope{}
 	if req.PathModel != "" {
 		return req.PathModel, nil
 	}

@@ -235,3 +235,22 @@ func BenchmarkRelayEvent(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perStream), "ns/event")
 }
+
+// A multipart request served after a JSON one must not inherit the JSON
+// request's envelope (user, tags, max_tokens) from the pooled state.
+func TestMultipartGetsNoStaleEnvelope(t *testing.T) {
+	f := &fakeProvider{result: func() (*provider.Result, error) {
+		return &provider.Result{Status: 200, ContentType: "application/json", Body: []byte(`{}`)}, nil
+	}}
+	p, obs := pipeline(f)
+	rec := &recorder{headers: map[string]string{}}
+	if err := p.Serve(context.Background(), &Request{ID: "1", Op: provider.OpChat, Body: []byte(`{"model":"m","user":"alice","metadata":{"tags":["t"]}}`), Received: time.Now()}, rec); err != nil {
+		t.Fatal(err)
+	}
+	body := "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nm\r\n--B--\r\n"
+	rec = &recorder{headers: map[string]string{}}
+	_ = p.Serve(context.Background(), &Request{ID: "2", Op: provider.OpTranscription, Body: []byte(body), ContentType: []byte("multipart/form-data; boundary=B"), Received: time.Now()}, rec)
+	if len(obs.got) != 2 || obs.got[0].EndUser != "alice" || obs.got[1].EndUser != "" || obs.got[1].Tags != nil {
+		t.Fatalf("outcomes %+v", obs.got)
+	}
+}
