@@ -713,8 +713,8 @@ router_settings:
 general_settings:
   master_key: ` + masterKey + "\n"
 	db := "DATABASE_URL=" + filepath.Join(t.TempDir(), "shared.db")
-	a := start(t, cfg, nil, db)
-	b := start(t, cfg, nil, db)
+	a := start(t, cfg, nil, db, "SWITCHBOARD_SPILL_DIR="+t.TempDir())
+	b := start(t, cfg, nil, db, "SWITCHBOARD_SPILL_DIR="+t.TempDir())
 	resp := post(t, a.url+"/key/generate", masterKey, `{"rpm_limit":4}`)
 	var out struct{ Key string }
 	_ = json.NewDecoder(resp.Body).Decode(&out)
@@ -762,5 +762,84 @@ func TestMetricsEndpoint(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestSpendLedger: every request lands in the ledger with its exact cost,
+// streamed or not, and shows in /key/info and /spend/logs; SIGTERM flushes
+// what is pending so a restart finds it.
+func TestSpendLedger(t *testing.T) {
+	cfg := `model_list:
+  - model_name: priced
+    litellm_params:
+      model: mock/priced
+      mock_prompt_tokens: 10
+      mock_completion_tokens: 5
+      input_cost_per_token: 0.001
+      output_cost_per_token: 0.002
+general_settings:
+  master_key: ` + masterKey + "\n"
+	dir := t.TempDir()
+	env := []string{"DATABASE_URL=" + filepath.Join(dir, "ledger.db"), "SWITCHBOARD_SPILL_DIR=" + filepath.Join(dir, "spill")}
+	g := start(t, cfg, nil, env...)
+	resp := post(t, g.url+"/key/generate", masterKey, `{"key_alias":"ledger"}`)
+	var gen struct{ Key string }
+	_ = json.NewDecoder(resp.Body).Decode(&gen)
+	resp.Body.Close()
+	for _, stream := range []string{"false", "true"} {
+		resp := post(t, g.url+"/v1/chat/completions", gen.Key, `{"model":"priced","stream":`+stream+`,"messages":[{"role":"user","content":"hi"}]}`)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream=%s: %d", stream, resp.StatusCode)
+		}
+	}
+	// The writer flushes at least every second.
+	var info struct {
+		Info struct {
+			Spend float64 `json:"spend"`
+		} `json:"info"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for info.Info.Spend < 0.04 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		req, _ := http.NewRequest("GET", g.url+"/key/info", nil)
+		req.Header.Set("Authorization", "Bearer "+gen.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&info)
+		resp.Body.Close()
+	}
+	if info.Info.Spend != 0.04 {
+		t.Fatalf("key spend = %v, want exactly 0.04 (2 requests × (10×0.001 + 5×0.002))", info.Info.Spend)
+	}
+
+	// A request answered just before SIGTERM is flushed on the way out.
+	resp = post(t, g.url+"/v1/chat/completions", gen.Key, `{"model":"priced","messages":[{"role":"user","content":"last"}]}`)
+	resp.Body.Close()
+	lastID := resp.Header.Get("x-request-id")
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	<-g.done
+	g2 := start(t, cfg, nil, env...)
+	req, _ := http.NewRequest("GET", g2.url+"/spend/logs?api_key="+gen.Key, nil)
+	req.Header.Set("Authorization", "Bearer "+masterKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		RequestID string  `json:"request_id"`
+		Spend     float64 `json:"spend"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&rows)
+	resp.Body.Close()
+	found := false
+	for _, r := range rows {
+		found = found || r.RequestID == lastID
+	}
+	if len(rows) != 3 || !found {
+		t.Fatalf("after SIGTERM and restart: %d rows, last request present %v", len(rows), found)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/proxy"
 	"github.com/switchboard-gw/switchboard/internal/router"
 	"github.com/switchboard-gw/switchboard/internal/server"
+	"github.com/switchboard-gw/switchboard/internal/spend"
 	"github.com/switchboard-gw/switchboard/internal/store"
 	"github.com/switchboard-gw/switchboard/internal/store/sqlstore"
 	"github.com/switchboard-gw/switchboard/internal/telemetry"
@@ -74,15 +75,17 @@ func Load(o Options) (*config.Config, []config.Warning, error) {
 
 // Gateway is a built, not yet serving, gateway.
 type Gateway struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	server *server.Server
-	client *upstream.Client
-	db     *database
-	redis  *redis.Client // nil: counters in memory
-	auth   *auth.Authenticator
-	addr   string
-	open   bool
+	cfg      *config.Config
+	log      *slog.Logger
+	server   *server.Server
+	client   *upstream.Client
+	db       *database
+	redis    *redis.Client // nil: counters in memory
+	ledger   *ledger
+	spillDir string
+	auth     *auth.Authenticator
+	addr     string
+	open     bool
 }
 
 // Build turns a validated configuration into a gateway.
@@ -128,7 +131,13 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 		counters = counter.NewRedis(redisClient, "sb:")
 		log.Info("rate limits are shared through Redis", "addr", ropts.Addr)
 	}
-	pipeline := &proxy.Pipeline{Router: rt, Observer: metrics, Limiter: policy.New(counters, log)}
+	prices, err := priceTable(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The ledger's writer needs the store, which Run opens.
+	ldg := &ledger{prices: prices, log: log}
+	pipeline := &proxy.Pipeline{Router: rt, Observer: observers{metrics, ldg}, Limiter: policy.New(counters, log)}
 
 	scfg := server.Config{
 		MaxBodySize:    DefaultMaxBodySize,
@@ -166,7 +175,8 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 			}
 		}
 	}
-	g.cfg, g.log, g.server, g.client, g.open, g.redis = cfg, log, srv, client, masterKey == "", redisClient
+	g.cfg, g.log, g.server, g.client, g.open, g.redis, g.ledger = cfg, log, srv, client, masterKey == "", redisClient, ldg
+	g.spillDir = spillDir(env, databaseURL(cfg))
 	if g.open {
 		// Without a master key anyone who can connect can spend the
 		// operator's provider credits: only this machine may connect.
@@ -284,9 +294,16 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	g.db = db
+	w, err := spend.NewWriter(db.store, spend.Options{SpillDir: g.spillDir}, g.log)
+	if err != nil {
+		db.close()
+		return fmt.Errorf("spend ledger: %w", err)
+	}
+	g.ledger.w = w
 	g.server.SetManagement(admin.New(admin.Stores{Keys: db.store, Teams: db.store, Users: db.store, Customers: db.store, Spend: db.store}, time.Now, g.auth.Invalidate))
 	ln, err := net.Listen("tcp", g.addr)
 	if err != nil {
+		_ = w.Close(context.Background())
 		g.db.close()
 		return fmt.Errorf("listen on %s: %w", g.addr, err)
 	}
@@ -303,6 +320,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	select {
 	case err := <-errc:
 		g.client.Close()
+		_ = w.Close(context.Background())
 		g.db.close()
 		return err
 	case <-ctx.Done():
@@ -314,6 +332,13 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	g.log.Info("shutting down: draining in-flight requests", "deadline", drain.String())
 	err = g.server.Shutdown(drain)
 	g.client.Close()
+	// Every response already sent has its spend row: flush them to the
+	// database (or to the spill directory) before the database closes.
+	fctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	if ferr := w.Close(fctx); ferr != nil {
+		g.log.Warn("spend ledger", "error", ferr.Error())
+	}
+	cancel()
 	g.db.close()
 	if g.redis != nil {
 		g.redis.Close()
