@@ -288,3 +288,40 @@ func dateBound(r *Request, name string, end bool) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// ownerID is the id an info route reads: the param for the admin; for a
+// virtual key, only the team or user it belongs to (the param may then be
+// omitted), else 403.
+func (a *API) ownerID(ctx context.Context, r *Request, param, what string, ownerOf func(*store.Key) string, denied string) (string, error) {
+	id := query(r, param)
+	if !r.Caller.Admin {
+		k, err := a.callerKey(ctx, r.Caller, what)
+		if err != nil {
+			return "", err
+		}
+		owner := ownerOf(k)
+		if id == "" {
+			id = owner
+		}
+		if owner == "" || owner != id {
+			return "", forbidden(denied)
+		}
+	}
+	if id == "" {
+		return "", badRequest(param, "%s is required", param)
+	}
+	return id, nil
+}
+
+// keyViews lists every key matching f in its public form.
+func (a *API) keyViews(ctx context.Context, f store.KeyFilter) ([]keyView, error) {
+	ks, err := a.allKeys(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]keyView, len(ks))
+	for i := range ks {
+		keys[i] = view(&ks[i])
+	}
+	return keys, nil
+}

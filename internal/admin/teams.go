@@ -383,33 +383,18 @@ func (a *API) teamDelete(ctx context.Context, r *Request) (any, error) {
 // teamInfo serves GET /team/info?team_id=. The admin may read any team, a
 // virtual key only its own team (team_id may then be omitted).
 func (a *API) teamInfo(ctx context.Context, r *Request) (any, error) {
-	id := query(r, "team_id")
-	if !r.Caller.Admin {
-		k, err := a.callerKey(ctx, r.Caller, "the team")
-		if err != nil {
-			return nil, err
-		}
-		if id == "" {
-			id = k.TeamID
-		}
-		if k.TeamID == "" || k.TeamID != id {
-			return nil, forbidden("a virtual key may only read the info of its own team")
-		}
-	}
-	if id == "" {
-		return nil, badRequest("team_id", "team_id is required")
+	id, err := a.ownerID(ctx, r, "team_id", "the team", func(k *store.Key) string { return k.TeamID },
+		"a virtual key may only read the info of its own team")
+	if err != nil {
+		return nil, err
 	}
 	t, err := a.teams.GetTeam(ctx, id)
 	if err != nil {
 		return nil, missing(err, "team", id)
 	}
-	ks, err := a.allKeys(ctx, store.KeyFilter{TeamID: id})
+	keys, err := a.keyViews(ctx, store.KeyFilter{TeamID: id})
 	if err != nil {
 		return nil, err
-	}
-	keys := make([]keyView, len(ks))
-	for i := range ks {
-		keys[i] = view(&ks[i])
 	}
 	return map[string]any{"team_id": id, "team_info": viewTeam(t), "keys": keys}, nil
 }

@@ -451,33 +451,18 @@ func (a *API) userDelete(ctx context.Context, r *Request) (any, error) {
 // userInfo serves GET /user/info?user_id=: the user, its keys and its
 // teams. A virtual key may read only the user that owns it.
 func (a *API) userInfo(ctx context.Context, r *Request) (any, error) {
-	id := query(r, "user_id")
-	if !r.Caller.Admin {
-		k, err := a.callerKey(ctx, r.Caller, "the user")
-		if err != nil {
-			return nil, err
-		}
-		if id == "" {
-			id = k.UserID
-		}
-		if k.UserID == "" || k.UserID != id {
-			return nil, forbidden("a virtual key may only read the info of the user that owns it")
-		}
-	}
-	if id == "" {
-		return nil, badRequest("user_id", "user_id is required")
+	id, err := a.ownerID(ctx, r, "user_id", "the user", func(k *store.Key) string { return k.UserID },
+		"a virtual key may only read the info of the user that owns it")
+	if err != nil {
+		return nil, err
 	}
 	u, err := a.users.GetUser(ctx, id)
 	if err != nil {
 		return nil, missing(err, "user", id)
 	}
-	ks, err := a.allKeys(ctx, store.KeyFilter{UserID: id})
+	keys, err := a.keyViews(ctx, store.KeyFilter{UserID: id})
 	if err != nil {
 		return nil, err
-	}
-	keys := make([]keyView, len(ks))
-	for i := range ks {
-		keys[i] = view(&ks[i])
 	}
 	teams := []teamView{}
 	for _, tid := range u.Teams {
