@@ -843,3 +843,45 @@ general_settings:
 		t.Fatalf("after SIGTERM and restart: %d rows, last request present %v", len(rows), found)
 	}
 }
+
+// TestBudgetReset: a key whose budget_duration period has ended has its spend
+// reset by the periodic job (PROXY_BUDGET_RESCHEDULER_MIN_TIME, seconds).
+func TestBudgetReset(t *testing.T) {
+	cfg := `model_list:
+  - model_name: priced
+    litellm_params: {model: mock/priced, mock_prompt_tokens: 10, mock_completion_tokens: 5, input_cost_per_token: 0.001, output_cost_per_token: 0.002}
+general_settings:
+  master_key: ` + masterKey + "\n"
+	g := start(t, cfg, nil, "PROXY_BUDGET_RESCHEDULER_MIN_TIME=0.2")
+	resp := post(t, g.url+"/key/generate", masterKey, `{"max_budget":10,"budget_duration":"2s"}`)
+	var gen struct{ Key string }
+	_ = json.NewDecoder(resp.Body).Decode(&gen)
+	resp.Body.Close()
+	resp = post(t, g.url+"/v1/chat/completions", gen.Key, `{"model":"priced","messages":[{"role":"user","content":"hi"}]}`)
+	resp.Body.Close()
+	spendOf := func() float64 {
+		req, _ := http.NewRequest("GET", g.url+"/key/info", nil)
+		req.Header.Set("Authorization", "Bearer "+gen.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var info struct {
+			Info struct {
+				Spend float64 `json:"spend"`
+			} `json:"info"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&info)
+		return info.Info.Spend
+	}
+	sawSpend, reset := false, false
+	for deadline := time.Now().Add(8 * time.Second); time.Now().Before(deadline) && !reset; time.Sleep(100 * time.Millisecond) {
+		s := spendOf()
+		sawSpend = sawSpend || s > 0
+		reset = sawSpend && s == 0
+	}
+	if !sawSpend || !reset {
+		t.Fatalf("spend recorded %v, then reset %v (want both within the 2 s period + the job interval)", sawSpend, reset)
+	}
+}

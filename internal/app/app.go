@@ -75,17 +75,18 @@ func Load(o Options) (*config.Config, []config.Warning, error) {
 
 // Gateway is a built, not yet serving, gateway.
 type Gateway struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	server   *server.Server
-	client   *upstream.Client
-	db       *database
-	redis    *redis.Client // nil: counters in memory
-	ledger   *ledger
-	spillDir string
-	auth     *auth.Authenticator
-	addr     string
-	open     bool
+	cfg        *config.Config
+	log        *slog.Logger
+	server     *server.Server
+	client     *upstream.Client
+	db         *database
+	redis      *redis.Client // nil: counters in memory
+	ledger     *ledger
+	spillDir   string
+	resetEvery time.Duration
+	auth       *auth.Authenticator
+	addr       string
+	open       bool
 }
 
 // Build turns a validated configuration into a gateway.
@@ -177,6 +178,7 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	}
 	g.cfg, g.log, g.server, g.client, g.open, g.redis, g.ledger = cfg, log, srv, client, masterKey == "", redisClient, ldg
 	g.spillDir = spillDir(env, databaseURL(cfg))
+	g.resetEvery = budgetResetInterval(env)
 	if g.open {
 		// Without a master key anyone who can connect can spend the
 		// operator's provider credits: only this machine may connect.
@@ -311,6 +313,11 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 		g.log.Warn("no master key is set (general_settings.master_key or SWITCHBOARD_MASTER_KEY): listening on loopback only, without authentication", "addr", ln.Addr().String())
 	}
 	g.db.start(g.log)
+	resetCtx, cancelResets := context.WithCancel(context.Background())
+	resetsDone := make(chan struct{})
+	go func() { g.db.budgetResets(resetCtx, g.resetEvery, g.log); close(resetsDone) }()
+	// The reset job must be gone before the database closes.
+	stopResets := func() { cancelResets(); <-resetsDone }
 	g.log.Info("switchboard is serving", "addr", ln.Addr().String(), "version", version.Version, "models", len(g.cfg.ModelList), "database", g.db.kind)
 	if o.Ready != nil {
 		o.Ready(ln.Addr())
@@ -321,6 +328,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	case err := <-errc:
 		g.client.Close()
 		_ = w.Close(context.Background())
+		stopResets()
 		g.db.close()
 		return err
 	case <-ctx.Done():
@@ -339,6 +347,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 		g.log.Warn("spend ledger", "error", ferr.Error())
 	}
 	cancel()
+	stopResets()
 	g.db.close()
 	if g.redis != nil {
 		g.redis.Close()

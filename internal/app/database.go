@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -140,4 +141,40 @@ func Migrate(ctx context.Context, cfg *config.Config) (applied []int, where stri
 	defer d.db.Close()
 	applied, err = d.store.Migrate(ctx)
 	return applied, d.kind, err
+}
+
+// budgetResets zeroes the spend of keys, teams, users and end users whose
+// budget_duration period has ended, every interval until ctx ends. Every
+// replica runs it; the store resets each row once however many do.
+func (d *database) budgetResets(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !d.ready.Load() {
+			continue
+		}
+		n, err := d.store.ResetBudgets(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("budget reset failed; will retry", "error", err.Error())
+		case n > 0:
+			log.Info("budgets reset", "rows", n)
+		}
+	}
+}
+
+// budgetResetInterval is LiteLLM's PROXY_BUDGET_RESCHEDULER_MIN_TIME
+// (seconds), 60 s by default: a period that ended is reset within a minute.
+func budgetResetInterval(env func(string) (string, bool)) time.Duration {
+	if v, ok := env("PROXY_BUDGET_RESCHEDULER_MIN_TIME"); ok {
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
+			return time.Duration(secs * float64(time.Second))
+		}
+	}
+	return time.Minute
 }
