@@ -758,7 +758,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics without a key: %d %s", resp.StatusCode, body)
 	}
-	for _, want := range []string{`switchboard_requests_total{model="demo",op="chat",status="200"} 1`, "switchboard_request_duration_seconds_bucket", "switchboard_tokens_total", "switchboard_upstream_attempts_total"} {
+	for _, want := range []string{`switchboard_requests_total{model="demo",op="chat",status="200"} 1`, "switchboard_request_duration_seconds_bucket", "switchboard_tokens_total", "switchboard_upstream_attempts_total",
+		"switchboard_spend_queue_rows", "switchboard_spend_rows_written_total", "switchboard_ratelimit_fail_open 0"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -82,6 +82,7 @@ type Gateway struct {
 	db         *database
 	redis      *redis.Client // nil: counters in memory
 	ledger     *ledger
+	metrics    *telemetry.Metrics
 	spillDir   string
 	resetEvery time.Duration
 	auth       *auth.Authenticator
@@ -138,7 +139,9 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	}
 	// The ledger's writer needs the store, which Run opens.
 	ldg := &ledger{prices: prices, log: log}
-	pipeline := &proxy.Pipeline{Router: rt, Observer: observers{metrics, ldg}, Limiter: policy.New(counters, log)}
+	limiter := policy.New(counters, log)
+	metrics.WatchRateLimits(limiter.FailingOpen)
+	pipeline := &proxy.Pipeline{Router: rt, Observer: observers{metrics, ldg}, Limiter: limiter}
 
 	scfg := server.Config{
 		MaxBodySize:    DefaultMaxBodySize,
@@ -178,6 +181,7 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	}
 	g.cfg, g.log, g.server, g.client, g.open, g.redis, g.ledger = cfg, log, srv, client, masterKey == "", redisClient, ldg
 	g.spillDir = spillDir(env, databaseURL(cfg))
+	g.metrics = metrics
 	g.resetEvery = budgetResetInterval(env)
 	if g.open {
 		// Without a master key anyone who can connect can spend the
@@ -302,6 +306,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("spend ledger: %w", err)
 	}
 	g.ledger.w = w
+	g.metrics.WatchSpend(w.Stats)
 	g.server.SetManagement(admin.New(admin.Stores{Keys: db.store, Teams: db.store, Users: db.store, Customers: db.store, Spend: db.store}, time.Now, g.auth.Invalidate))
 	ln, err := net.Listen("tcp", g.addr)
 	if err != nil {
