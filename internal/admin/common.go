@@ -325,3 +325,17 @@ func (a *API) keyViews(ctx context.Context, f store.KeyFilter) ([]keyView, error
 	}
 	return keys, nil
 }
+
+// set and setNull copy one field of an update onto an entity being built:
+// a nil update field leaves the entity's value alone; a Null clears or sets.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setNull[T any](dst **T, v *store.Null[T]) {
+	if v != nil {
+		*dst = v.Ptr()
+	}
+}

@@ -115,33 +115,16 @@ func (a *API) customerFields(m object, own ...string) (store.CustomerUpdate, []s
 }
 
 func applyCustomer(c *store.Customer, u store.CustomerUpdate) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
 	set(&c.Alias, u.Alias)
 	set(&c.BudgetDuration, u.BudgetDuration)
 	set(&c.AllowedModelRegion, u.AllowedModelRegion)
 	set(&c.DefaultModel, u.DefaultModel)
-	if u.Blocked != nil {
-		c.Blocked = *u.Blocked
-	}
-	if u.MaxBudget != nil {
-		c.MaxBudget = u.MaxBudget.Ptr()
-	}
-	if u.BudgetResetAt != nil {
-		c.BudgetResetAt = u.BudgetResetAt.Ptr()
-	}
-	if u.Spend != nil {
-		c.Spend = *u.Spend
-	}
-	if u.RPMLimit != nil {
-		c.RPMLimit = u.RPMLimit.Ptr()
-	}
-	if u.TPMLimit != nil {
-		c.TPMLimit = u.TPMLimit.Ptr()
-	}
+	set(&c.Blocked, u.Blocked)
+	setNull(&c.MaxBudget, u.MaxBudget)
+	setNull(&c.BudgetResetAt, u.BudgetResetAt)
+	set(&c.Spend, u.Spend)
+	setNull(&c.RPMLimit, u.RPMLimit)
+	setNull(&c.TPMLimit, u.TPMLimit)
 }
 
 // customerNew serves POST /customer/new (and /end_user/new).

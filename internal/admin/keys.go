@@ -106,63 +106,26 @@ func view(k *store.Key) keyView {
 
 // apply sets the fields of u on a key being created.
 func apply(k *store.Key, u store.KeyUpdate) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
 	set(&k.KeyAlias, u.KeyAlias)
 	set(&k.TeamID, u.TeamID)
 	set(&k.UserID, u.UserID)
 	set(&k.BudgetDuration, u.BudgetDuration)
-	if u.Models != nil {
-		k.Models = *u.Models
-	}
-	if u.Aliases != nil {
-		k.Aliases = *u.Aliases
-	}
-	if u.MaxBudget != nil {
-		k.MaxBudget = u.MaxBudget.Ptr()
-	}
-	if u.SoftBudget != nil {
-		k.SoftBudget = u.SoftBudget.Ptr()
-	}
-	if u.BudgetResetAt != nil {
-		k.BudgetResetAt = u.BudgetResetAt.Ptr()
-	}
-	if u.Spend != nil {
-		k.Spend = *u.Spend
-	}
-	if u.RPMLimit != nil {
-		k.RPMLimit = u.RPMLimit.Ptr()
-	}
-	if u.TPMLimit != nil {
-		k.TPMLimit = u.TPMLimit.Ptr()
-	}
-	if u.MaxParallelRequests != nil {
-		k.MaxParallelRequests = u.MaxParallelRequests.Ptr()
-	}
-	if u.ModelMaxBudget != nil {
-		k.ModelMaxBudget = *u.ModelMaxBudget
-	}
-	if u.ModelRPMLimit != nil {
-		k.ModelRPMLimit = *u.ModelRPMLimit
-	}
-	if u.ModelTPMLimit != nil {
-		k.ModelTPMLimit = *u.ModelTPMLimit
-	}
-	if u.ExpiresAt != nil {
-		k.ExpiresAt = u.ExpiresAt.Ptr()
-	}
-	if u.Blocked != nil {
-		k.Blocked = *u.Blocked
-	}
-	if u.Metadata != nil {
-		k.Metadata = *u.Metadata
-	}
-	if u.Tags != nil {
-		k.Tags = *u.Tags
-	}
+	set(&k.Models, u.Models)
+	set(&k.Aliases, u.Aliases)
+	setNull(&k.MaxBudget, u.MaxBudget)
+	setNull(&k.SoftBudget, u.SoftBudget)
+	setNull(&k.BudgetResetAt, u.BudgetResetAt)
+	set(&k.Spend, u.Spend)
+	setNull(&k.RPMLimit, u.RPMLimit)
+	setNull(&k.TPMLimit, u.TPMLimit)
+	setNull(&k.MaxParallelRequests, u.MaxParallelRequests)
+	set(&k.ModelMaxBudget, u.ModelMaxBudget)
+	set(&k.ModelRPMLimit, u.ModelRPMLimit)
+	set(&k.ModelTPMLimit, u.ModelTPMLimit)
+	setNull(&k.ExpiresAt, u.ExpiresAt)
+	set(&k.Blocked, u.Blocked)
+	set(&k.Metadata, u.Metadata)
+	set(&k.Tags, u.Tags)
 }
 
 // generate serves POST /key/generate.

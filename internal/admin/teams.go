@@ -125,39 +125,17 @@ func (a *API) teamFields(m object, own ...string) (store.TeamUpdate, []string, e
 }
 
 func applyTeam(t *store.Team, u store.TeamUpdate) {
-	if u.TeamAlias != nil {
-		t.TeamAlias = *u.TeamAlias
-	}
-	if u.Models != nil {
-		t.Models = *u.Models
-	}
-	if u.MaxBudget != nil {
-		t.MaxBudget = u.MaxBudget.Ptr()
-	}
-	if u.SoftBudget != nil {
-		t.SoftBudget = u.SoftBudget.Ptr()
-	}
-	if u.BudgetDuration != nil {
-		t.BudgetDuration = *u.BudgetDuration
-	}
-	if u.BudgetResetAt != nil {
-		t.BudgetResetAt = u.BudgetResetAt.Ptr()
-	}
-	if u.RPMLimit != nil {
-		t.RPMLimit = u.RPMLimit.Ptr()
-	}
-	if u.TPMLimit != nil {
-		t.TPMLimit = u.TPMLimit.Ptr()
-	}
-	if u.MaxParallelRequests != nil {
-		t.MaxParallelRequests = u.MaxParallelRequests.Ptr()
-	}
-	if u.Blocked != nil {
-		t.Blocked = *u.Blocked
-	}
-	if u.Metadata != nil {
-		t.Metadata = *u.Metadata
-	}
+	set(&t.TeamAlias, u.TeamAlias)
+	set(&t.Models, u.Models)
+	setNull(&t.MaxBudget, u.MaxBudget)
+	setNull(&t.SoftBudget, u.SoftBudget)
+	set(&t.BudgetDuration, u.BudgetDuration)
+	setNull(&t.BudgetResetAt, u.BudgetResetAt)
+	setNull(&t.RPMLimit, u.RPMLimit)
+	setNull(&t.TPMLimit, u.TPMLimit)
+	setNull(&t.MaxParallelRequests, u.MaxParallelRequests)
+	set(&t.Blocked, u.Blocked)
+	set(&t.Metadata, u.Metadata)
 }
 
 // memberIn is a member as requests name one: by user_id, or by user_email

@@ -207,42 +207,19 @@ func (a *API) userFields(m object, own ...string) (store.UserUpdate, []teamRef, 
 }
 
 func applyUser(u *store.User, up store.UserUpdate) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
 	set(&u.UserEmail, up.UserEmail)
 	set(&u.UserAlias, up.UserAlias)
 	set(&u.UserRole, up.UserRole)
 	set(&u.BudgetDuration, up.BudgetDuration)
-	if up.Teams != nil {
-		u.Teams = *up.Teams
-	}
-	if up.Models != nil {
-		u.Models = *up.Models
-	}
-	if up.MaxBudget != nil {
-		u.MaxBudget = up.MaxBudget.Ptr()
-	}
-	if up.BudgetResetAt != nil {
-		u.BudgetResetAt = up.BudgetResetAt.Ptr()
-	}
-	if up.Spend != nil {
-		u.Spend = *up.Spend
-	}
-	if up.RPMLimit != nil {
-		u.RPMLimit = up.RPMLimit.Ptr()
-	}
-	if up.TPMLimit != nil {
-		u.TPMLimit = up.TPMLimit.Ptr()
-	}
-	if up.MaxParallelRequests != nil {
-		u.MaxParallelRequests = up.MaxParallelRequests.Ptr()
-	}
-	if up.Metadata != nil {
-		u.Metadata = *up.Metadata
-	}
+	set(&u.Teams, up.Teams)
+	set(&u.Models, up.Models)
+	setNull(&u.MaxBudget, up.MaxBudget)
+	setNull(&u.BudgetResetAt, up.BudgetResetAt)
+	set(&u.Spend, up.Spend)
+	setNull(&u.RPMLimit, up.RPMLimit)
+	setNull(&u.TPMLimit, up.TPMLimit)
+	setNull(&u.MaxParallelRequests, up.MaxParallelRequests)
+	set(&u.Metadata, up.Metadata)
 }
 
 // checkTeams answers 400 naming the first team in refs that does not exist.
