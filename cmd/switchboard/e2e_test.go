@@ -651,7 +651,7 @@ func TestKeyRateLimits(t *testing.T) {
   - model_name: demo
     litellm_params: {model: mock/demo}
   - model_name: slow
-    litellm_params: {model: mock/slow, mock_latency_ms: 500}
+    litellm_params: {model: mock/slow, mock_latency_ms: 2000}
 general_settings:
   master_key: `+masterKey+"\n", nil)
 	newKey := func(body string) string {
@@ -686,15 +686,22 @@ general_settings:
 	req.Header.Set("Authorization", "Bearer "+parKey)
 	done := make(chan struct{})
 	go func() { _, _ = http.DefaultClient.Do(req); close(done) }()
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // the slow request (2 s) now holds the slot
 	if resp := chat(parKey, "demo"); resp.StatusCode != 429 {
 		t.Errorf("second parallel request: %d, want 429", resp.StatusCode)
 	}
 	cancel() // the client abandons the slow request: its slot must come back
 	<-done
-	time.Sleep(100 * time.Millisecond)
-	if resp := chat(parKey, "demo"); resp.StatusCode != 200 {
-		t.Errorf("after the abandoned request: %d, want 200", resp.StatusCode)
+	// Well before the slow request would have ended on its own (2 s), so a
+	// 200 here proves the abandoned request released its slot.
+	status := 0
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && status != 200; time.Sleep(20 * time.Millisecond) {
+		resp := chat(parKey, "demo")
+		resp.Body.Close()
+		status = resp.StatusCode
+	}
+	if status != 200 {
+		t.Errorf("after the abandoned request: %d, want 200", status)
 	}
 }
 
