@@ -766,7 +766,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("/metrics without a key: %d %s", resp.StatusCode, body)
 	}
 	for _, want := range []string{`switchboard_requests_total{model="demo",op="chat",status="200"} 1`, "switchboard_request_duration_seconds_bucket", "switchboard_tokens_total", "switchboard_upstream_attempts_total",
-		"switchboard_spend_queue_rows", "switchboard_spend_rows_written_total", "switchboard_ratelimit_fail_open 0"} {
+		"switchboard_spend_queue_rows", "switchboard_spend_rows_written_total", "switchboard_counters_degraded 0"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -849,6 +849,93 @@ general_settings:
 	}
 	if len(rows) != 3 || !found {
 		t.Fatalf("after SIGTERM and restart: %d rows, last request present %v", len(rows), found)
+	}
+}
+
+// TestBudgetEnforced (reliability row B1): 200 concurrent requests on a key
+// whose budget covers exactly 10 of them. Each reserves its worst case (here
+// exactly its cost: output-only pricing, max_tokens = the mock's output), so
+// exactly 10 are answered, the rest get LiteLLM's 400 budget_exceeded, and
+// the ledger ends at the budget, not a cent over. Team limits and blocked
+// end users are enforced on the same path.
+func TestBudgetEnforced(t *testing.T) {
+	cfg := `model_list:
+  - model_name: priced
+    litellm_params: {model: mock/priced, mock_prompt_tokens: 10, mock_completion_tokens: 5, input_cost_per_token: 0, output_cost_per_token: 0.004}
+general_settings:
+  master_key: ` + masterKey + "\n"
+	g := start(t, cfg, nil)
+	generate := func(body string) string {
+		resp := post(t, g.url+"/key/generate", masterKey, body)
+		defer resp.Body.Close()
+		var gen struct{ Key string }
+		if err := json.NewDecoder(resp.Body).Decode(&gen); err != nil || gen.Key == "" {
+			t.Fatalf("key/generate %s: %d %v", body, resp.StatusCode, err)
+		}
+		return gen.Key
+	}
+	key := generate(`{"max_budget":0.2}`)
+	const body = `{"model":"priced","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var budgetErrors int
+	for range 200 {
+		wg.Go(func() {
+			resp := post(t, g.url+"/v1/chat/completions", key, body)
+			defer resp.Body.Close()
+			var e struct {
+				Error struct{ Type, Message string }
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&e)
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[resp.StatusCode]++
+			if e.Error.Type == "budget_exceeded" && strings.Contains(e.Error.Message, "Budget has been exceeded!") {
+				budgetErrors++
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[200] != 10 || statuses[400] != 190 || budgetErrors != 190 {
+		t.Fatalf("statuses %v (%d budget_exceeded), want 10 × 200 and 190 × 400 budget_exceeded", statuses, budgetErrors)
+	}
+	var spend float64
+	for deadline := time.Now().Add(5 * time.Second); spend != 0.2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", g.url+"/key/info", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info struct{ Info struct{ Spend float64 } }
+		_ = json.NewDecoder(resp.Body).Decode(&info)
+		resp.Body.Close()
+		spend = info.Info.Spend
+	}
+	if spend != 0.2 {
+		t.Fatalf("ledger spend %v, want exactly the budget 0.2", spend)
+	}
+
+	// A team's limit holds for all its keys; a blocked end user is refused.
+	resp := post(t, g.url+"/team/new", masterKey, `{"team_id":"t1","rpm_limit":1}`)
+	resp.Body.Close()
+	member := generate(`{"team_id":"t1"}`)
+	for i, want := range []int{200, 429} {
+		resp := post(t, g.url+"/v1/chat/completions", member, body)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || want == 429 && !strings.Contains(string(b), "team t1") {
+			t.Fatalf("team request %d: %d %s, want %d", i+1, resp.StatusCode, b, want)
+		}
+	}
+	resp = post(t, g.url+"/customer/block", masterKey, `{"user_ids":["mallory"]}`)
+	resp.Body.Close()
+	resp = post(t, g.url+"/v1/chat/completions", generate(`{}`), `{"model":"priced","user":"mallory","messages":[{"role":"user","content":"hi"}]}`)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(b), "end_user_blocked") {
+		t.Fatalf("blocked end user: %d %s", resp.StatusCode, b)
 	}
 }
 

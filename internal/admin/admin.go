@@ -61,6 +61,19 @@ type API struct {
 	spend      store.SpendStore
 	now        func() time.Time
 	invalidate func(keyHash string)
+	hooks      Hooks
+}
+
+// Hooks tell the gateway what an admin changed. Either may be nil.
+type Hooks struct {
+	// Changed is called with the kind (store.EntityKey with the key's
+	// hash, EntityTeam, EntityUser or EntityEndUser with the id) of every
+	// record that changed or disappeared, so caches drop it at once instead
+	// of serving a blocked or deleted key until their TTL ends.
+	Changed func(kind, id string)
+	// SpendSet is called after an admin set a record's spend explicitly;
+	// its budget counter must restart from the new value.
+	SpendSet func(kind, id, budgetDuration string, budgetResetAt *time.Time)
 }
 
 // Stores are the aggregates the API manages; a *sqlstore.Store is all of
@@ -74,18 +87,20 @@ type Stores struct {
 }
 
 // New returns the API over s. now is the clock (expiry and budget windows
-// are computed from it); invalidate is called with every key hash whose
-// record changed or disappeared, so the gateway's key cache drops it at
-// once instead of serving a blocked or deleted key until its TTL ends.
-// Either may be nil (time.Now, no cache).
-func New(s Stores, now func() time.Time, invalidate func(keyHash string)) *API {
+// are computed from it; nil: time.Now).
+func New(s Stores, now func() time.Time, h Hooks) *API {
 	if now == nil {
 		now = time.Now
 	}
-	if invalidate == nil {
-		invalidate = func(string) {}
+	if h.Changed == nil {
+		h.Changed = func(string, string) {}
 	}
-	return &API{keys: s.Keys, teams: s.Teams, users: s.Users, customers: s.Customers, spend: s.Spend, now: now, invalidate: invalidate}
+	if h.SpendSet == nil {
+		h.SpendSet = func(string, string, string, *time.Time) {}
+	}
+	a := &API{keys: s.Keys, teams: s.Teams, users: s.Users, customers: s.Customers, spend: s.Spend, now: now, hooks: h}
+	a.invalidate = func(keyHash string) { h.Changed(store.EntityKey, keyHash) }
+	return a
 }
 
 // handler serves one route; it returns the value to encode as the body

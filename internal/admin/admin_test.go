@@ -28,6 +28,8 @@ type fixture struct {
 
 	mu          sync.Mutex
 	invalidated []string
+	changed     []string // kind:id of every Changed hook call
+	spendSet    []string // kind:id of every SpendSet hook call
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -49,10 +51,20 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{st: st}
-	f.api = New(Stores{Keys: st, Teams: st, Users: st, Customers: st, Spend: st}, func() time.Time { return t0 }, func(h string) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.invalidated = append(f.invalidated, h)
+	f.api = New(Stores{Keys: st, Teams: st, Users: st, Customers: st, Spend: st}, func() time.Time { return t0 }, Hooks{
+		Changed: func(kind, id string) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if kind == store.EntityKey {
+				f.invalidated = append(f.invalidated, id)
+			}
+			f.changed = append(f.changed, kind+":"+id)
+		},
+		SpendSet: func(kind, id, _ string, _ *time.Time) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.spendSet = append(f.spendSet, kind+":"+id)
+		},
 	})
 	return f
 }
@@ -214,6 +226,23 @@ func TestAdminOnlyRoutes(t *testing.T) {
 	}
 	st, m := f.call(t, admin, "GET", "/key/generate", "", nil)
 	errorOf(t, st, m, 405, "method_not_allowed")
+}
+
+// Resetting a key's spend tells the gateway, whose budget counter for the
+// key must then restart from the new value; other updates do not.
+func TestSpendSetHook(t *testing.T) {
+	f := newFixture(t)
+	_, hash, _ := f.generate(t, `{"max_budget":10,"budget_duration":"1d"}`)
+	f.ok200(t, admin, "POST", "/key/update", `{"key":"`+hash+`","max_budget":20}`, nil)
+	f.ok200(t, admin, "POST", "/key/update", `{"key":"`+hash+`","spend":0}`, nil)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.spendSet) != 1 || f.spendSet[0] != "key:"+hash {
+		t.Errorf("SpendSet calls: %v", f.spendSet)
+	}
+	if len(f.changed) != 2 {
+		t.Errorf("Changed calls: %v", f.changed)
+	}
 }
 
 func TestMoneyExact(t *testing.T) {

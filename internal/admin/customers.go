@@ -171,6 +171,10 @@ func (a *API) customerUpdate(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, missing(err, "customer", id)
 	}
+	a.hooks.Changed(store.EntityEndUser, id)
+	if u.Spend != nil {
+		a.hooks.SpendSet(store.EntityEndUser, id, c.BudgetDuration, c.BudgetResetAt)
+	}
 	return customerOut{viewCustomer(c), warnings}, nil
 }
 
@@ -202,6 +206,9 @@ func (a *API) customerDelete(ctx context.Context, r *Request) (any, error) {
 	}
 	if _, err := a.customers.DeleteCustomers(ctx, found); err != nil {
 		return nil, err
+	}
+	for _, id := range found {
+		a.hooks.Changed(store.EntityEndUser, id)
 	}
 	return map[string]any{"deleted_customers": found}, nil
 }
@@ -278,6 +285,7 @@ func (a *API) setCustomersBlocked(ctx context.Context, r *Request, blocked bool)
 		if err != nil {
 			return nil, err
 		}
+		a.hooks.Changed(store.EntityEndUser, id)
 	}
 	if blocked {
 		return map[string]any{"blocked_users": ids}, nil

@@ -205,6 +205,9 @@ func (a *API) update(ctx context.Context, r *Request) (any, error) {
 		return nil, a.conflict(ctx, err, alias, "key")
 	}
 	a.invalidate(hash)
+	if u.Spend != nil {
+		a.hooks.SpendSet(store.EntityKey, hash, k.BudgetDuration, k.BudgetResetAt)
+	}
 	return changedView{keyView: view(k), Key: hash, Warnings: warnings}, nil
 }
 

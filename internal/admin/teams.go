@@ -303,6 +303,10 @@ func (a *API) teamUpdate(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, missing(err, "team", id)
 	}
+	a.hooks.Changed(store.EntityTeam, id)
+	if u.Spend != nil {
+		a.hooks.SpendSet(store.EntityTeam, id, t.BudgetDuration, t.BudgetResetAt)
+	}
 	out := map[string]any{"team_id": id, "data": viewTeam(t)}
 	if len(warnings) > 0 {
 		out["warnings"] = warnings
@@ -341,6 +345,9 @@ func (a *API) teamDelete(ctx context.Context, r *Request) (any, error) {
 	}
 	if _, err := a.teams.DeleteTeams(ctx, found); err != nil {
 		return nil, err
+	}
+	for _, id := range found {
+		a.hooks.Changed(store.EntityTeam, id)
 	}
 	keys := 0
 	for _, t := range teams {

@@ -74,6 +74,12 @@ func TestTeamLifecycle(t *testing.T) {
 	if m["team_id"] != "t1" || data["rpm_limit"] != nil || data["max_budget"] != 20.0 || data["blocked"] != true || data["tpm_limit"] != 1000.0 {
 		t.Errorf("team/update = %v", m)
 	}
+	// The gateway hears of the change: its caches drop the team.
+	f.mu.Lock()
+	if fmt.Sprint(f.changed) != "[team:t1]" {
+		t.Errorf("Changed hook calls: %v", f.changed)
+	}
+	f.mu.Unlock()
 	st, e = f.call(t, admin, "POST", "/team/update", `{"team_id":"nope","rpm_limit":1}`, nil)
 	errorOf(t, st, e, 404, "not_found_error")
 	st, e = f.call(t, admin, "POST", "/team/update", `{"team_id":"t1","members_with_roles":[]}`, nil)

@@ -363,6 +363,10 @@ func (a *API) userUpdate(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, missing(err, "user", id)
 	}
+	a.hooks.Changed(store.EntityUser, id)
+	if up.Spend != nil {
+		a.hooks.SpendSet(store.EntityUser, id, u.BudgetDuration, u.BudgetResetAt)
+	}
 	if refs != nil {
 		for _, ref := range refs {
 			if _, err := a.teams.AddMembers(ctx, ref.TeamID, []store.TeamMember{{UserID: id, Role: ref.Role}}); err != nil {
@@ -413,6 +417,9 @@ func (a *API) userDelete(ctx context.Context, r *Request) (any, error) {
 	}
 	if _, err := a.users.DeleteUsers(ctx, found); err != nil {
 		return nil, err
+	}
+	for _, id := range found {
+		a.hooks.Changed(store.EntityUser, id)
 	}
 	keys := 0
 	for _, id := range found {

@@ -86,6 +86,7 @@ type Gateway struct {
 	spillDir   string
 	resetEvery time.Duration
 	auth       *auth.Authenticator
+	limiter    *policy.Limiter
 	addr       string
 	open       bool
 }
@@ -133,15 +134,19 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 		counters = counter.NewRedis(redisClient, "sb:")
 		log.Info("rate limits are shared through Redis", "addr", ropts.Addr)
 	}
-	prices, err := priceTable(cfg)
+	priced, err := prices(cfg, deps)
 	if err != nil {
 		return nil, err
 	}
+	// The database is opened by Run (validate builds without touching it);
+	// readiness and key lookups go through g, which Run fills before serving.
+	g := &Gateway{}
 	// The ledger's writer needs the store, which Run opens.
-	ldg := &ledger{prices: prices, log: log}
-	limiter := policy.New(counters, log)
-	metrics.WatchRateLimits(limiter.FailingOpen)
-	pipeline := &proxy.Pipeline{Router: rt, Observer: observers{metrics, ldg}, Limiter: limiter}
+	ldg := &ledger{log: log}
+	limiter := policy.New(counters, directory{g}, log)
+	metrics.WatchCounters(limiter.Degraded)
+	g.auth = auth.New(masterKey, directory{g})
+	pipeline := &proxy.Pipeline{Router: rt, Observer: observers{metrics, ldg}, Limiter: limiter, Prices: priced, EndUsers: g.auth}
 
 	scfg := server.Config{
 		MaxBodySize:    DefaultMaxBodySize,
@@ -157,10 +162,6 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	if scfg.RequestTimeout <= 0 {
 		scfg.RequestTimeout = 6000 * time.Second
 	}
-	// The database is opened by Run (validate builds without touching it);
-	// readiness and key lookups go through g, which Run fills before serving.
-	g := &Gateway{}
-	g.auth = auth.New(masterKey, gatewayKeys{g})
 	srv := server.New(scfg, server.Deps{Pipeline: pipeline, Auth: g.auth, Metrics: metrics.Handler(), Log: log, Started: metrics.Started, Database: g.databaseStatus}, rt.Names())
 
 	host := o.Host
@@ -179,7 +180,7 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 			}
 		}
 	}
-	g.cfg, g.log, g.server, g.client, g.open, g.redis, g.ledger = cfg, log, srv, client, masterKey == "", redisClient, ldg
+	g.cfg, g.log, g.server, g.client, g.open, g.redis, g.ledger, g.limiter = cfg, log, srv, client, masterKey == "", redisClient, ldg, limiter
 	g.spillDir = spillDir(env, databaseURL(cfg))
 	g.metrics = metrics
 	g.resetEvery = budgetResetInterval(env)
@@ -282,15 +283,61 @@ func (u unavailable) Send(context.Context, *provider.Call, *provider.Result) err
 
 func (g *Gateway) databaseStatus() (string, bool) { return g.db.status() }
 
-// gatewayKeys gives auth the store once Run has opened and migrated it.
-type gatewayKeys struct{ g *Gateway }
+// changed drops a record an admin changed from this replica's caches.
+func (g *Gateway) changed(kind, id string) { g.auth.Invalidate(kind, id) }
 
-func (k gatewayKeys) GetKey(ctx context.Context, tokenHash string) (*store.Key, error) {
-	db := k.g.db
+// spendSet restarts a budget counter from the spend an admin set.
+func (g *Gateway) spendSet(kind, id, duration string, resetAt *time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.limiter.ForgetBudget(ctx, kind, id, duration, resetAt); err != nil {
+		g.log.Warn("could not restart a budget counter after its spend was set; it is re-seeded when it expires", "kind", kind, "error", err.Error())
+	}
+}
+
+// directory gives auth and policy the store once Run has opened and
+// migrated it.
+type directory struct{ g *Gateway }
+
+func (d directory) store() (store.Store, error) {
+	db := d.g.db
 	if db == nil || !db.ready.Load() {
 		return nil, errors.New("the database is not ready")
 	}
-	return db.store.GetKey(ctx, tokenHash)
+	return db.store, nil
+}
+
+func (d directory) GetKey(ctx context.Context, tokenHash string) (*store.Key, error) {
+	return lookup(d, func(s store.Store) (*store.Key, error) { return s.GetKey(ctx, tokenHash) })
+}
+
+func (d directory) GetTeam(ctx context.Context, id string) (*store.Team, error) {
+	return lookup(d, func(s store.Store) (*store.Team, error) { return s.GetTeam(ctx, id) })
+}
+
+func (d directory) GetUser(ctx context.Context, id string) (*store.User, error) {
+	return lookup(d, func(s store.Store) (*store.User, error) { return s.GetUser(ctx, id) })
+}
+
+func (d directory) GetCustomer(ctx context.Context, id string) (*store.Customer, error) {
+	return lookup(d, func(s store.Store) (*store.Customer, error) { return s.GetCustomer(ctx, id) })
+}
+
+// KeyModelSpend implements policy.Ledger.
+func (d directory) KeyModelSpend(ctx context.Context, keyHash, model string, since time.Time) (int64, error) {
+	s, err := d.store()
+	if err != nil {
+		return 0, err
+	}
+	return s.SumSpend(ctx, store.SpendFilter{KeyHash: keyHash, Model: model, From: since})
+}
+
+func lookup[T any](d directory, get func(store.Store) (*T, error)) (*T, error) {
+	s, err := d.store()
+	if err != nil {
+		return nil, err
+	}
+	return get(s)
 }
 
 // Run opens the database, serves until ctx ends, then drains.
@@ -307,7 +354,8 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	}
 	g.ledger.w = w
 	g.metrics.WatchSpend(w.Stats)
-	g.server.SetManagement(admin.New(admin.Stores{Keys: db.store, Teams: db.store, Users: db.store, Customers: db.store, Spend: db.store}, time.Now, g.auth.Invalidate))
+	g.server.SetManagement(admin.New(admin.Stores{Keys: db.store, Teams: db.store, Users: db.store, Customers: db.store, Spend: db.store}, time.Now,
+		admin.Hooks{Changed: g.changed, SpendSet: g.spendSet}))
 	ln, err := net.Listen("tcp", g.addr)
 	if err != nil {
 		_ = w.Close(context.Background())

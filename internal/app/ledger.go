@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/proxy"
+	"github.com/switchboard-gw/switchboard/internal/router"
 	"github.com/switchboard-gw/switchboard/internal/spend"
 	"github.com/switchboard-gw/switchboard/internal/store"
 	"github.com/switchboard-gw/switchboard/internal/store/sqlstore"
@@ -18,23 +19,39 @@ import (
 // embedded table with the deployments' own cost overrides, and hands it to
 // the durable writer (which batches, retries and spills; it never drops).
 type ledger struct {
-	w      *spend.Writer
-	prices *spend.Table
-	log    *slog.Logger
+	w   *spend.Writer
+	log *slog.Logger
 }
 
-// priceTable is the embedded price table with each deployment's
-// input_cost_per_token / output_cost_per_token overrides applied.
-func priceTable(cfg *config.Config) (*spend.Table, error) {
+// prices prices every deployment: the embedded price table with each
+// deployment's input_cost_per_token / output_cost_per_token and
+// model_info.max_output_tokens (or max_tokens) applied. Deployments the
+// table does not know are left out and cost nothing.
+func prices(cfg *config.Config, deps []router.Weighted) (map[string]spend.Price, error) {
 	var ovs []spend.Override
 	for i := range cfg.ModelList {
-		p := &cfg.ModelList[i].Params
-		if p.InputCostPerToken != nil || p.OutputCostPerToken != nil {
-			ovs = append(ovs, spend.Override{Provider: cfg.ModelList[i].Provider, Model: cfg.ModelList[i].UpstreamModel,
-				InputCostPerToken: p.InputCostPerToken, OutputCostPerToken: p.OutputCostPerToken})
+		m := &cfg.ModelList[i]
+		p := &m.Params
+		maxOut := m.Info.MaxOutputTokens
+		if maxOut == nil {
+			maxOut = m.Info.MaxTokens
+		}
+		if p.InputCostPerToken != nil || p.OutputCostPerToken != nil || maxOut != nil {
+			ovs = append(ovs, spend.Override{Provider: m.Provider, Model: m.UpstreamModel,
+				InputCostPerToken: p.InputCostPerToken, OutputCostPerToken: p.OutputCostPerToken, MaxOutputTokens: maxOut})
 		}
 	}
-	return spend.Embedded().WithOverrides(ovs...)
+	table, err := spend.Embedded().WithOverrides(ovs...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]spend.Price, len(deps))
+	for _, w := range deps {
+		if p, ok := table.Lookup(w.Deployment.Provider, w.Deployment.Model); ok {
+			out[w.Deployment.ID] = p
+		}
+	}
+	return out, nil
 }
 
 // spillDir is where the writer keeps rows the database could not take yet:
@@ -82,9 +99,7 @@ func (l *ledger) Observe(o *proxy.Outcome) {
 		TTFTMS:           o.FirstByte.Milliseconds(),
 		Status:           statuses[o.Result],
 	}
-	if price, ok := l.prices.Lookup(d.Provider, d.Model); ok {
-		row.Cost = int64(spend.Cost(price, o.Usage))
-	}
+	row.Cost = o.Cost
 	if p := o.Principal; p != nil && p.Key != nil {
 		row.KeyHash, row.KeyAlias, row.TeamID, row.UserID = p.Key.TokenHash, p.Key.KeyAlias, p.Key.TeamID, p.Key.UserID
 	}

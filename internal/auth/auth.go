@@ -1,6 +1,7 @@
 // Package auth turns the credential a client presents into a Principal: the
-// master key, or a virtual key (stored as its SHA-256, looked up through a
-// small cache in front of the store).
+// master key, or a virtual key (stored as its SHA-256) with its team and
+// user, looked up through a small cache in front of the store. End users
+// (the request's "user" field) are cached the same way.
 package auth
 
 import (
@@ -27,6 +28,11 @@ type Principal struct {
 	// Key is the virtual key's record; nil for the master key and open mode.
 	// Shared by every request that uses the key: read it, never change it.
 	Key *store.Key
+	// Team and User are the key's team and owner (nil when it has none, or
+	// when the record is gone), cached with the key so that their limits and
+	// budgets cost no lookup per request. Read-only, like Key.
+	Team *store.Team
+	User *store.User
 }
 
 var (
@@ -39,15 +45,21 @@ var (
 	ErrNoKey      = errors.New("no API key passed")
 	ErrInvalidKey = errors.New("invalid API key")
 	ErrBlockedKey = errors.New("key is blocked")
-	ErrExpiredKey = errors.New("key has expired")
+	// ErrBlockedTeam: the key's team is blocked, which blocks all its keys.
+	ErrBlockedTeam = errors.New("team is blocked")
+	ErrExpiredKey  = errors.New("key has expired")
 	// ErrUnavailable: the key store could not be asked. Requests fail
 	// closed (a key that cannot be checked is not let through).
 	ErrUnavailable = errors.New("key store unavailable")
 )
 
-// KeyLookup finds a virtual key by its hash (store.KeyStore does).
-type KeyLookup interface {
+// Directory finds the records a request acts as; store.Store is one. Each
+// method returns an error wrapping store.ErrNotFound for an unknown id.
+type Directory interface {
 	GetKey(ctx context.Context, tokenHash string) (*store.Key, error)
+	GetTeam(ctx context.Context, teamID string) (*store.Team, error)
+	GetUser(ctx context.Context, userID string) (*store.User, error)
+	GetCustomer(ctx context.Context, userID string) (*store.Customer, error)
 }
 
 // Authenticator checks request credentials: the master key, then virtual
@@ -55,11 +67,21 @@ type KeyLookup interface {
 type Authenticator struct {
 	masterHash [sha256.Size]byte
 	hasMaster  bool
-	keys       KeyLookup
+	dir        Directory
 	now        func() time.Time
 
-	mu    sync.RWMutex
-	cache map[[sha256.Size]byte]cached
+	mu        sync.RWMutex
+	cache     map[[sha256.Size]byte]cached
+	customers map[string]cachedCustomer
+	// gen counts invalidations: a lookup that raced with one does not
+	// cache what it read, which may predate the change.
+	gen uint64
+}
+
+// cachedCustomer is an end-user lookup; c == nil remembers an unknown one.
+type cachedCustomer struct {
+	c       *store.Customer
+	fetched time.Time
 }
 
 // cached is a lookup result; p == nil remembers an unknown key, so that a
@@ -80,11 +102,11 @@ const (
 	lookupTimeout = 5 * time.Second
 )
 
-// New returns an Authenticator for masterKey and the virtual keys in keys
+// New returns an Authenticator for masterKey and the virtual keys in dir
 // (nil: master key only). An empty master key means every request is let
 // through (the gateway then listens on loopback only).
-func New(masterKey string, keys KeyLookup) *Authenticator {
-	a := &Authenticator{keys: keys, now: time.Now, cache: map[[sha256.Size]byte]cached{}}
+func New(masterKey string, dir Directory) *Authenticator {
+	a := &Authenticator{dir: dir, now: time.Now, cache: map[[sha256.Size]byte]cached{}, customers: map[string]cachedCustomer{}}
 	if masterKey != "" {
 		a.masterHash = sha256.Sum256([]byte(masterKey))
 		a.hasMaster = true
@@ -109,7 +131,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token []byte) (*Princi
 	if subtle.ConstantTimeCompare(h[:], a.masterHash[:]) == 1 {
 		return masterPrincipal, nil
 	}
-	if a.keys == nil || !bytes.HasPrefix(token, []byte(KeyPrefix)) {
+	if a.dir == nil || !bytes.HasPrefix(token, []byte(KeyPrefix)) {
 		return nil, ErrInvalidKey
 	}
 	p, err := a.lookup(ctx, h)
@@ -125,6 +147,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, token []byte) (*Princi
 	if p.Key.ExpiresAt != nil && !a.now().Before(*p.Key.ExpiresAt) {
 		return nil, ErrExpiredKey
 	}
+	if p.Team != nil && p.Team.Blocked {
+		return nil, ErrBlockedTeam
+	}
 	return p, nil
 }
 
@@ -136,42 +161,139 @@ func (a *Authenticator) lookup(ctx context.Context, h [sha256.Size]byte) (*Princ
 	if ok && now.Sub(c.fetched) < cacheTTL {
 		return c.p, nil
 	}
+	gen := a.generation()
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	k, err := a.keys.GetKey(ctx, hex.EncodeToString(h[:]))
-	cancel()
-	var p *Principal
-	switch {
-	case err == nil:
-		p = &Principal{Key: k}
-	case errors.Is(err, store.ErrNotFound):
-	default:
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	defer cancel()
+	p, err := a.principal(ctx, hex.EncodeToString(h[:]))
+	if err != nil {
+		return nil, err
 	}
 	a.mu.Lock()
-	if len(a.cache) >= maxCached {
-		for drop := range a.cache {
-			delete(a.cache, drop)
-			if len(a.cache) < maxCached*9/10 {
-				break
-			}
-		}
+	if a.gen == gen {
+		bound(a.cache)
+		a.cache[h] = cached{p: p, fetched: now}
 	}
-	a.cache[h] = cached{p: p, fetched: now}
 	a.mu.Unlock()
 	return p, nil
 }
 
-// Invalidate drops a key (by its hex hash) from the cache, so an update,
-// block or delete takes effect on this replica's next request.
-func (a *Authenticator) Invalidate(keyHash string) {
-	var h [sha256.Size]byte
-	if b, err := hex.DecodeString(keyHash); err == nil && len(b) == len(h) {
-		copy(h[:], b)
-		a.mu.Lock()
-		delete(a.cache, h)
-		a.mu.Unlock()
+// principal reads a key with its team and user; nil for an unknown key. A
+// key whose team or user record is gone acts without it (LiteLLM keeps such
+// keys working too) rather than failing every request.
+func (a *Authenticator) principal(ctx context.Context, keyHash string) (*Principal, error) {
+	k, err := a.dir.GetKey(ctx, keyHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	p := &Principal{Key: k}
+	if k.TeamID != "" {
+		if p.Team, err = a.dir.GetTeam(ctx, k.TeamID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	if k.UserID != "" {
+		if p.User, err = a.dir.GetUser(ctx, k.UserID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	return p, nil
+}
+
+// Customer returns the end user a request names in its "user" field, or nil
+// when nobody registered it (it then has no limits of its own).
+func (a *Authenticator) Customer(ctx context.Context, id string) (*store.Customer, error) {
+	if id == "" || a.dir == nil {
+		return nil, nil
+	}
+	now := a.now()
+	a.mu.RLock()
+	c, ok := a.customers[id]
+	a.mu.RUnlock()
+	if ok && now.Sub(c.fetched) < cacheTTL {
+		return c.c, nil
+	}
+	gen := a.generation()
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	rec, err := a.dir.GetCustomer(ctx, id)
+	cancel()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		rec = nil
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	a.mu.Lock()
+	if a.gen == gen {
+		bound(a.customers)
+		a.customers[id] = cachedCustomer{c: rec, fetched: now}
+	}
+	a.mu.Unlock()
+	return rec, nil
+}
+
+func (a *Authenticator) generation() uint64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.gen
+}
+
+// bound keeps a cache under maxCached by dropping entries at random (Go's
+// map iteration order), which keeps memory flat under floods of new ids.
+func bound[K comparable, V any](m map[K]V) {
+	if len(m) < maxCached {
+		return
+	}
+	for drop := range m {
+		delete(m, drop)
+		if len(m) < maxCached*9/10 {
+			return
+		}
 	}
 }
+
+// What Invalidate can drop.
+const (
+	KindKey      = store.EntityKey     // id: the key's hex hash
+	KindTeam     = store.EntityTeam    // id: team_id; drops every cached key of the team
+	KindUser     = store.EntityUser    // id: user_id; drops every cached key of the user
+	KindCustomer = store.EntityEndUser // id: the end user's id
+)
+
+// Invalidate drops a cached record so that an update, block or delete takes
+// effect on this replica's next request; the gateway calls it on every
+// replica when any of them changes a record. Unknown kinds drop everything.
+func (a *Authenticator) Invalidate(kind, id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen++
+	switch kind {
+	case KindKey:
+		var h [sha256.Size]byte
+		if b, err := hex.DecodeString(id); err == nil && len(b) == len(h) {
+			copy(h[:], b)
+			delete(a.cache, h)
+		}
+	case KindTeam, KindUser:
+		// Team and user changes are rare admin actions; a scan of the
+		// bounded cache is cheaper than keeping reverse indexes current.
+		for h, c := range a.cache {
+			if c.p != nil && (kind == KindTeam && c.p.Key.TeamID == id || kind == KindUser && c.p.Key.UserID == id) {
+				delete(a.cache, h)
+			}
+		}
+	case KindCustomer:
+		delete(a.customers, id)
+	default:
+		clear(a.cache)
+		clear(a.customers)
+	}
+}
+
+// Reset drops everything cached, for when invalidations may have been missed.
+func (a *Authenticator) Reset() { a.Invalidate("", "") }
 
 // BearerToken extracts the key from an Authorization header value; other
 // schemes yield nil. The scheme name is case-insensitive (RFC 7235).

@@ -63,11 +63,35 @@ func TestCheckMasterKey(t *testing.T) {
 	}
 }
 
-// fakeKeys is a KeyLookup that counts lookups.
+// fakeKeys is a Directory that counts key lookups.
 type fakeKeys struct {
-	keys  map[string]*store.Key
-	calls atomic.Int64
-	err   error
+	keys      map[string]*store.Key
+	teams     map[string]*store.Team
+	customers map[string]*store.Customer
+	calls     atomic.Int64
+	err       error
+}
+
+func (f *fakeKeys) GetTeam(_ context.Context, id string) (*store.Team, error) {
+	if t, ok := f.teams[id]; ok {
+		return t, nil
+	}
+	return nil, store.ErrNotFound
+}
+
+func (f *fakeKeys) GetUser(context.Context, string) (*store.User, error) {
+	return nil, store.ErrNotFound
+}
+
+func (f *fakeKeys) GetCustomer(_ context.Context, id string) (*store.Customer, error) {
+	f.calls.Add(1)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if c, ok := f.customers[id]; ok {
+		return c, nil
+	}
+	return nil, store.ErrNotFound
 }
 
 func (f *fakeKeys) GetKey(_ context.Context, hash string) (*store.Key, error) {
@@ -117,7 +141,7 @@ func TestVirtualKeys(t *testing.T) {
 	}
 	// Invalidation: a block made through the admin API applies at once.
 	keys.keys[goodHash] = &store.Key{TokenHash: goodHash, Blocked: true}
-	a.Invalidate(goodHash)
+	a.Invalidate(KindKey, goodHash)
 	if _, err := a.Authenticate(ctx, []byte(good)); !errors.Is(err, ErrBlockedKey) {
 		t.Errorf("after invalidate: %v", err)
 	}
@@ -132,5 +156,56 @@ func TestVirtualKeys(t *testing.T) {
 	now = now.Add(cacheTTL + time.Second)
 	if _, err := a.Authenticate(ctx, []byte(good)); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("store down: %v", err)
+	}
+}
+
+func TestTeamsAndCustomers(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	key, hash, _ := NewVirtualKey()
+	dir := &fakeKeys{
+		keys:      map[string]*store.Key{hash: {TokenHash: hash, TeamID: "t1"}},
+		teams:     map[string]*store.Team{"t1": {TeamID: "t1"}},
+		customers: map[string]*store.Customer{"c1": {UserID: "c1"}},
+	}
+	a := New("sk-master-0123456789abcdef", dir)
+	a.now = func() time.Time { return now }
+	ctx := context.Background()
+
+	p, err := a.Authenticate(ctx, []byte(key))
+	if err != nil || p.Team == nil || p.Team.TeamID != "t1" {
+		t.Fatalf("key with a team: %+v %v", p, err)
+	}
+	// Blocking the team blocks its keys once the team is invalidated.
+	dir.teams["t1"] = &store.Team{TeamID: "t1", Blocked: true}
+	if _, err := a.Authenticate(ctx, []byte(key)); err != nil {
+		t.Fatalf("before invalidation the cached team is used: %v", err)
+	}
+	a.Invalidate(KindTeam, "t1")
+	if _, err := a.Authenticate(ctx, []byte(key)); !errors.Is(err, ErrBlockedTeam) {
+		t.Fatalf("blocked team: %v", err)
+	}
+
+	c, err := a.Customer(ctx, "c1")
+	if err != nil || c == nil || c.UserID != "c1" {
+		t.Fatalf("customer: %+v %v", c, err)
+	}
+	if c, err := a.Customer(ctx, "nobody"); c != nil || err != nil {
+		t.Fatalf("unknown customer: %+v %v", c, err)
+	}
+	calls := dir.calls.Load()
+	_, _ = a.Customer(ctx, "c1")
+	_, _ = a.Customer(ctx, "nobody")
+	if dir.calls.Load() != calls {
+		t.Errorf("customers are not cached")
+	}
+	dir.customers["c1"] = &store.Customer{UserID: "c1", Blocked: true}
+	a.Invalidate(KindCustomer, "c1")
+	if c, _ := a.Customer(ctx, "c1"); c == nil || !c.Blocked {
+		t.Errorf("after invalidation: %+v", c)
+	}
+	dir.err = errors.New("connection refused")
+	a.Reset()
+	if _, err := a.Customer(ctx, "c1"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("store down after reset: %v", err)
 	}
 }

@@ -30,7 +30,8 @@
 //
 // Budget counters are plain sums per budget period; callers put the period in
 // the key and set Window to the time until the reset plus some slack. The TTL
-// is set when the counter is created and not extended afterwards.
+// is set when the counter is created and not extended afterwards. A missing
+// Budget counter starts from Limit.Seed (the ledger's spend so far).
 //
 // Counters never go below zero: an Adjust that would make one negative (a
 // double release, a refund larger than the reservation) clamps it at 0, and an
@@ -117,6 +118,13 @@ type Limit struct {
 	// Window is the window size for Requests/Tokens, the TTL of the period
 	// key for Budget, and the safety TTL of leaked slots for Concurrency.
 	Window time.Duration
+	// Seed is where a Budget counter that does not exist yet starts: the
+	// spend the ledger already holds for the period. Seeding inside the same
+	// atomic step as the check means the first requests of a period (or
+	// after a counter store lost its data) are checked against the real
+	// spend, and concurrent first requests cannot each seed and overshoot.
+	// Ignored for other kinds and for counters that exist.
+	Seed int64
 }
 
 // Decision is the outcome of Admit. Callers may reuse one Decision across
@@ -206,6 +214,8 @@ func validateLimits(limits []Limit) error {
 			return invalid("limit %d (%s): max %d out of range", i, l.Key, l.Max)
 		case l.Amount < 0 || l.Amount >= maxMagnitude:
 			return invalid("limit %d (%s): amount %d out of range", i, l.Key, l.Amount)
+		case l.Seed < 0 || l.Seed >= maxMagnitude:
+			return invalid("limit %d (%s): seed %d out of range", i, l.Key, l.Seed)
 		case l.Window < time.Millisecond:
 			// Every kind needs a TTL: windows for Requests/Tokens, leak
 			// expiry for Concurrency, period expiry for Budget.

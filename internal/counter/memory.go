@@ -62,6 +62,9 @@ func (m *Memory) Admit(ctx context.Context, limits []Limit, d *Decision) error {
 	for i := range limits {
 		l := &limits[i]
 		e, ok := m.load(l.Key, now)
+		if !ok && l.Kind == Budget {
+			e.v = l.Seed
+		}
 		cur := e.v
 		if d.Denied < 0 && cur+l.Amount > l.Max {
 			d.Denied = i
@@ -87,6 +90,9 @@ func (m *Memory) Admit(ctx context.Context, limits []Limit, d *Decision) error {
 	for i := range limits {
 		l := &limits[i]
 		e, ok := m.load(l.Key, now)
+		if !ok && l.Kind == Budget {
+			e.v = l.Seed
+		}
 		e.v += l.Amount
 		switch {
 		case l.Kind == Concurrency:

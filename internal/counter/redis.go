@@ -23,8 +23,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-// admitScript: KEYS[i] is limit i; ARGV holds kind, max, amount, window_ms
-// per limit (kind numbers as in Kind). It reads and checks every counter
+// admitScript: KEYS[i] is limit i; ARGV holds kind, max, amount, window_ms,
+// seed per limit (kind numbers as in Kind; seed is where a missing Budget
+// counter starts). It reads and checks every counter
 // before writing any, so a denial changes nothing. Returns
 // {allowed, denied_index (0-based, -1), retry_after_ms, remaining...}.
 var admitScript = redis.NewScript(luaNow + `
@@ -34,10 +35,11 @@ local missing = {}
 local denied = -1
 local retry = 0
 for i = 1, n do
-  local b = (i - 1) * 4
+  local b = (i - 1) * 5
   local raw = redis.call('GET', KEYS[i])
   missing[i] = not raw
   local v = tonumber(raw or '0')
+  if not raw and tonumber(ARGV[b + 1]) == 4 then v = tonumber(ARGV[b + 5]) end
   cur[i] = v
   if denied < 0 and v + tonumber(ARGV[b + 3]) > tonumber(ARGV[b + 2]) then
     denied = i - 1
@@ -51,7 +53,7 @@ end
 local out = {0, denied, retry}
 if denied >= 0 then
   for i = 1, n do
-    local r = tonumber(ARGV[(i - 1) * 4 + 2]) - cur[i]
+    local r = tonumber(ARGV[(i - 1) * 5 + 2]) - cur[i]
     if r < 0 then r = 0 end
     out[3 + i] = r
   end
@@ -59,10 +61,16 @@ if denied >= 0 then
 end
 out[1] = 1
 for i = 1, n do
-  local b = (i - 1) * 4
+  local b = (i - 1) * 5
   local kind = tonumber(ARGV[b + 1])
   local w = tonumber(ARGV[b + 4])
-  local v = redis.call('INCRBY', KEYS[i], ARGV[b + 3])
+  local v
+  if missing[i] and kind == 4 then
+    v = cur[i] + tonumber(ARGV[b + 3])
+    redis.call('SET', KEYS[i], v)
+  else
+    v = redis.call('INCRBY', KEYS[i], ARGV[b + 3])
+  end
   if kind == 3 then
     redis.call('PEXPIRE', KEYS[i], w)
   elseif missing[i] then
@@ -141,11 +149,11 @@ func (r *Redis) Admit(ctx context.Context, limits []Limit, d *Decision) error {
 		return nil
 	}
 	keys := make([]string, len(limits))
-	args := make([]any, 0, 4*len(limits))
+	args := make([]any, 0, 5*len(limits))
 	for i := range limits {
 		l := &limits[i]
 		keys[i] = r.prefix + l.Key
-		args = append(args, int(l.Kind), l.Max, l.Amount, l.Window.Milliseconds())
+		args = append(args, int(l.Kind), l.Max, l.Amount, l.Window.Milliseconds(), l.Seed)
 	}
 	res, err := admitScript.Run(ctx, r.c, keys, args...).Int64Slice()
 	if err != nil {

@@ -1,8 +1,16 @@
-// Package policy admits requests against the limits of the principal they
-// act as: requests and tokens per minute and parallel requests, per key and
-// per key+model. Admission is all-or-nothing across every limit in one
-// atomic counter operation, so a request refused by one limit consumes
-// nothing from the others; what was taken is settled when the request ends.
+// Package policy admits requests against the limits and budgets of
+// everyone they act for: the key (also per model), its team, its user and
+// the end user named in the request. Admission is all-or-nothing across
+// every counter in one atomic step, so a request refused by one limit
+// consumes nothing from the others; what was taken is settled when the
+// request ends.
+//
+// Budgets are reservations: admission adds the request's worst-case cost
+// to every budget it counts against and refuses when that would pass
+// max_budget, so no number of concurrent requests can overspend; the
+// settlement replaces the reservation with the actual cost. The counters
+// are the running spend of the current budget period; a counter that does
+// not exist yet starts from the spend the store holds (the ledger's).
 package policy
 
 import (
@@ -10,119 +18,402 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/auth"
 	"github.com/switchboard-gw/switchboard/internal/counter"
 	"github.com/switchboard-gw/switchboard/internal/provider"
+	"github.com/switchboard-gw/switchboard/internal/store"
 )
 
 // Window is the rate-limit window (LiteLLM's limits are per minute).
 const Window = time.Minute
 
-// slotTTL expires a parallel slot a crashed replica never released.
-const slotTTL = 10 * time.Minute
+const (
+	// slotTTL expires a parallel slot a crashed replica never released.
+	slotTTL = 10 * time.Minute
+	// periodSlack keeps a budget counter a little past its period's end,
+	// so a request settled just after the boundary finds its counter.
+	periodSlack = time.Hour
+	// lifetimeTTL is how long the counter of a budget without a period
+	// lives before it is seeded again from the store.
+	lifetimeTTL = 24 * time.Hour
+	// maxLimits is the most counters one request is admitted against:
+	// key rpm/tpm/parallel/model rpm/model tpm, team and user
+	// rpm/tpm/parallel, end user rpm/tpm, and five budgets.
+	maxLimits = 18
+	// trackOnly is the Max of a budget counter kept only to notice a
+	// soft budget being crossed (no max_budget).
+	trackOnly = 1<<53 - 1
+)
 
-// maxLimits is the most limits one request is admitted against.
-const maxLimits = 8
+// Ledger answers what the counters cannot be seeded from a record: the
+// spend of one key on one model since a time (model_max_budget).
+type Ledger interface {
+	KeyModelSpend(ctx context.Context, keyHash, model string, since time.Time) (int64, error)
+}
 
 // Limiter enforces limits over a counter store.
 type Limiter struct {
 	counters counter.Store
 	log      *slog.Logger
-	failOpen atomic.Bool // the counters are unreachable and limits are not enforced
+	ledger   Ledger
+	now      func() time.Time
+
+	// local takes over rate limits while counters (Redis) is unreachable,
+	// each limit divided by the number of replicas.
+	local    *counter.Memory
+	replicas atomic.Int64
+	degraded atomic.Bool // counters are unreachable
+
+	soft  sync.Map // budget counter key → struct{}: soft-budget alert logged
+	seeds sync.Map // model-budget counter key → int64 spend from the ledger
 }
 
 // New returns a Limiter over counters (in memory, or Redis for limits that
-// hold across replicas).
-func New(counters counter.Store, log *slog.Logger) *Limiter {
+// hold across replicas). ledger seeds per-model budgets (nil: from zero).
+func New(counters counter.Store, ledger Ledger, log *slog.Logger) *Limiter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Limiter{counters: counters, log: log}
+	l := &Limiter{counters: counters, ledger: ledger, log: log, now: time.Now, local: counter.NewMemory(nil)}
+	l.replicas.Store(1)
+	return l
 }
 
-// FailingOpen reports whether rate limits are currently not enforced because
-// the counters are unreachable.
-func (l *Limiter) FailingOpen() bool { return l != nil && l.failOpen.Load() }
+// SetReplicas tells the limiter how many replicas share the counters, so
+// that each enforces its share of every rate limit while they are
+// unreachable.
+func (l *Limiter) SetReplicas(n int) { l.replicas.Store(int64(max(n, 1))) }
+
+// Degraded reports whether the shared counters are unreachable: rate limits
+// are then enforced per replica (each its share) and budgets refuse.
+func (l *Limiter) Degraded() bool { return l != nil && l.degraded.Load() }
+
+// Request is what one request asks of the limits.
+type Request struct {
+	Principal *auth.Principal
+	// Customer is the end user the request names (nil: none or unknown).
+	Customer *store.Customer
+	Model    string
+	// Tokens is the token estimate charged to TPM limits now.
+	Tokens int64
+	// Reserve is the request's worst-case cost in micro-dollars, reserved
+	// from every budget until it settles.
+	Reserve int64
+}
 
 // Admission is one request's hold on its limits. It lives in the pipeline's
-// pooled request state, so admitting allocates nothing.
+// pooled request state, so admitting allocates nothing beyond the keys.
 type Admission struct {
 	limits    [maxLimits]counter.Limit
-	names     [maxLimits]string // what each limit is, for messages
+	about     [maxLimits]limitInfo
 	remaining [maxLimits]int64
 	n         int
 	decision  counter.Decision
 	tokens    int64 // the token estimate charged at admission
+	reserved  int64 // the cost reserved at admission
 	held      bool
+	local     bool // admitted against the per-replica fallback
+}
+
+// limitInfo says what a counter is, for messages and alerts.
+type limitInfo struct {
+	who  string // "key", "team t1", "user u1", "end user c1"
+	what string // "requests per minute", "budget", "budget for gpt-4o"
+	soft int64  // soft budget, 0 = none
 }
 
 // Held reports whether the request holds anything to settle.
 func (a *Admission) Held() bool { return a.held }
 
-// Admit checks every limit of p for a request to model that is estimated to
-// use tokens, and takes them all or none.
-func (l *Limiter) Admit(ctx context.Context, p *auth.Principal, model string, tokens int64, a *Admission) error {
-	*a = Admission{tokens: tokens}
-	if l == nil || p == nil || p.Key == nil {
+// Admit checks every limit and budget that applies to r and takes them all
+// or none.
+func (l *Limiter) Admit(ctx context.Context, r *Request, a *Admission) error {
+	*a = Admission{tokens: r.Tokens, reserved: r.Reserve}
+	if l == nil || r.Principal == nil {
 		return nil
 	}
-	k := p.Key
-	base := "{k:" + k.TokenHash + "}:"
-	add := func(key, name string, kind counter.Kind, max *int64, amount int64, window time.Duration) {
-		if max == nil || a.n == maxLimits {
-			return
+	now := l.now()
+	if k := r.Principal.Key; k != nil {
+		base := keyBase + k.TokenHash
+		a.rates(base, "key", r.Tokens, k.RPMLimit, k.TPMLimit, k.MaxParallelRequests)
+		if v, ok := k.ModelRPMLimit[r.Model]; ok {
+			a.add(counter.Limit{Key: base + ":m:" + r.Model + ":rpm", Kind: counter.Requests, Max: v, Amount: 1, Window: Window},
+				limitInfo{who: "key", what: "requests per minute for " + r.Model})
 		}
-		a.limits[a.n] = counter.Limit{Key: key, Kind: kind, Max: *max, Amount: amount, Window: window}
-		a.names[a.n] = name
-		a.n++
+		if v, ok := k.ModelTPMLimit[r.Model]; ok {
+			a.add(counter.Limit{Key: base + ":m:" + r.Model + ":tpm", Kind: counter.Tokens, Max: v, Amount: r.Tokens, Window: Window},
+				limitInfo{who: "key", what: "tokens per minute for " + r.Model})
+		}
+		a.budget(now, base, "key", budget{k.MaxBudget, k.SoftBudget, k.Spend, k.BudgetDuration, k.BudgetResetAt})
+		if mb, ok := k.ModelMaxBudget[r.Model]; ok {
+			if err := l.modelBudget(ctx, now, a, k.TokenHash, r.Model, mb); err != nil {
+				return err
+			}
+		}
 	}
-	add(base+"rpm", "requests per minute", counter.Requests, k.RPMLimit, 1, Window)
-	add(base+"tpm", "tokens per minute", counter.Tokens, k.TPMLimit, tokens, Window)
-	add(base+"par", "parallel requests", counter.Concurrency, k.MaxParallelRequests, 1, slotTTL)
-	if v, ok := k.ModelRPMLimit[model]; ok {
-		add(base+"m:"+model+":rpm", "requests per minute for "+model, counter.Requests, &v, 1, Window)
+	if t := r.Principal.Team; t != nil {
+		base := teamBase + t.TeamID
+		a.rates(base, "team "+t.TeamID, r.Tokens, t.RPMLimit, t.TPMLimit, t.MaxParallelRequests)
+		a.budget(now, base, "team "+t.TeamID, budget{t.MaxBudget, t.SoftBudget, t.Spend, t.BudgetDuration, t.BudgetResetAt})
 	}
-	if v, ok := k.ModelTPMLimit[model]; ok {
-		add(base+"m:"+model+":tpm", "tokens per minute for "+model, counter.Tokens, &v, tokens, Window)
+	if u := r.Principal.User; u != nil {
+		base := userBase + u.UserID
+		a.rates(base, "user "+u.UserID, r.Tokens, u.RPMLimit, u.TPMLimit, u.MaxParallelRequests)
+		a.budget(now, base, "user "+u.UserID, budget{u.MaxBudget, nil, u.Spend, u.BudgetDuration, u.BudgetResetAt})
+	}
+	if c := r.Customer; c != nil {
+		base := endUserBase + c.UserID
+		a.rates(base, "end user "+c.UserID, r.Tokens, c.RPMLimit, c.TPMLimit, nil)
+		a.budget(now, base, "end user "+c.UserID, budget{c.MaxBudget, nil, c.Spend, c.BudgetDuration, c.BudgetResetAt})
 	}
 	if a.n == 0 {
 		return nil
 	}
-	a.decision.Remaining = a.remaining[:0]
-	if err := l.counters.Admit(ctx, a.limits[:a.n], &a.decision); err != nil {
-		if errors.Is(err, counter.ErrUnavailable) {
-			// Rate limits fail open: a counter outage must not take the
-			// gateway down (budgets, which fail closed, are separate).
-			// Logged once per outage, not per request.
-			if l.failOpen.CompareAndSwap(false, true) {
-				l.log.Warn("rate-limit counters unreachable: limits are not enforced until they return", "error", err.Error())
-			}
-			return nil
+	// At least one micro-dollar, so that a budget already used up refuses
+	// even a request whose cost is unknown (LiteLLM refuses at spend >=
+	// max_budget); the settlement gives it back.
+	a.reserved = max(r.Reserve, 1)
+	for i := range a.n {
+		if a.limits[i].Kind == counter.Budget {
+			a.limits[i].Amount = a.reserved
 		}
+	}
+	a.decision.Remaining = a.remaining[:0]
+	err := l.counters.Admit(ctx, a.limits[:a.n], &a.decision)
+	if errors.Is(err, counter.ErrUnavailable) {
+		return l.admitLocally(ctx, a, err)
+	}
+	if err != nil {
 		return err
 	}
-	if l.failOpen.Load() && l.failOpen.CompareAndSwap(true, false) {
-		l.log.Info("rate-limit counters reachable again: limits are enforced")
+	if l.degraded.Load() && l.degraded.CompareAndSwap(true, false) {
+		l.log.Info("shared counters reachable again: limits and budgets are global again")
 	}
+	return l.decide(a)
+}
+
+// admitLocally is the answer to unreachable shared counters. A budget
+// cannot be checked without them, so a request with one is refused (fail
+// closed: overspending is the failure a budget exists to prevent). Rate
+// limits fall back to this replica's share of each limit, so the fleet as
+// a whole stays near its limits instead of either stopping or running
+// unlimited.
+func (l *Limiter) admitLocally(ctx context.Context, a *Admission, cause error) error {
+	if l.degraded.CompareAndSwap(false, true) {
+		l.log.Warn("shared counters unreachable: budgets refuse requests and rate limits are enforced per replica until they return",
+			"replicas", l.replicas.Load(), "error", cause.Error())
+	}
+	share := l.replicas.Load()
+	for i := range a.n {
+		lim := &a.limits[i]
+		if lim.Kind == counter.Budget {
+			return &provider.Error{Status: 503, Type: "budget_unavailable", Code: "503", RetryAfter: time.Second,
+				Message: "Budget cannot be checked: the shared counters are unreachable, so requests with a budget are refused until they return."}
+		}
+		lim.Max = (lim.Max + share - 1) / share
+	}
+	a.local = true
+	if err := l.local.Admit(ctx, a.limits[:a.n], &a.decision); err != nil {
+		return err
+	}
+	return l.decide(a)
+}
+
+// decide turns the counters' decision into the request's answer.
+func (l *Limiter) decide(a *Admission) error {
 	if !a.decision.Allowed {
 		i := a.decision.Denied
+		lim, about := &a.limits[i], &a.about[i]
+		if lim.Kind == counter.Budget {
+			return budgetExceeded(about, lim, a.decision.Remaining[i])
+		}
 		e := &provider.Error{Status: 429, Type: "rate_limit_error", Code: "429",
-			Message:    "Rate limit exceeded for this key: " + a.names[i] + ", limit " + strconv.FormatInt(a.limits[i].Max, 10),
+			Message:    "Rate limit exceeded for " + about.who + ": " + about.what + ", limit " + strconv.FormatInt(lim.Max, 10),
 			RetryAfter: a.decision.RetryAfter}
-		if a.limits[i].Kind == counter.Concurrency {
+		if lim.Kind == counter.Concurrency {
 			e.RetryAfter = time.Second
 		}
 		return e
 	}
 	a.held = true
+	for i := range a.n {
+		if s := a.about[i].soft; s > 0 {
+			spent := a.limits[i].Max - a.decision.Remaining[i] - a.limits[i].Amount
+			if spent >= s {
+				l.softBudgetCrossed(&a.limits[i], &a.about[i], spent)
+			}
+		}
+	}
 	return nil
 }
 
-// Headers returns LiteLLM's x-ratelimit-* values for the key's request and
-// token limits (-1 when the key has none).
+// budgetExceeded is LiteLLM's error for a request over a budget (400,
+// type budget_exceeded, "Budget has been exceeded! Current cost: X, Max
+// budget: Y"), saying so when it is this request's worst case, not the
+// spend so far, that does not fit.
+func budgetExceeded(about *limitInfo, lim *counter.Limit, remaining int64) error {
+	spent := lim.Max - remaining
+	msg := "Budget has been exceeded! " + about.who + " " + about.what + ": Current cost: " + usd(spent) + ", Max budget: " + usd(lim.Max)
+	if spent < lim.Max {
+		msg += ". This request could cost up to " + usd(lim.Amount) + ", more than the " + usd(remaining) +
+			" left; lower max_tokens to fit the remaining budget"
+	}
+	return &provider.Error{Status: 400, Type: "budget_exceeded", Code: "400", Message: msg}
+}
+
+// softBudgetCrossed logs LiteLLM's soft_budget_crossed alert once per
+// budget period and process.
+func (l *Limiter) softBudgetCrossed(lim *counter.Limit, about *limitInfo, spent int64) {
+	if _, seen := l.soft.LoadOrStore(lim.Key, struct{}{}); seen {
+		return
+	}
+	l.log.Warn("budget alert", "event", "soft_budget_crossed", "entity", about.who, "spend", usd(spent), "soft_budget", usd(about.soft))
+}
+
+func usd(micro int64) string { return strconv.FormatFloat(float64(micro)/1e6, 'f', -1, 64) }
+
+// add appends a counter unless the admission is full.
+func (a *Admission) add(lim counter.Limit, about limitInfo) {
+	if a.n < maxLimits {
+		a.limits[a.n], a.about[a.n] = lim, about
+		a.n++
+	}
+}
+
+// rates adds an entity's requests, tokens and parallel-request limits.
+func (a *Admission) rates(base, who string, tokens int64, rpm, tpm, parallel *int64) {
+	if rpm != nil {
+		a.add(counter.Limit{Key: base + ":rpm", Kind: counter.Requests, Max: *rpm, Amount: 1, Window: Window}, limitInfo{who: who, what: "requests per minute"})
+	}
+	if tpm != nil {
+		a.add(counter.Limit{Key: base + ":tpm", Kind: counter.Tokens, Max: *tpm, Amount: tokens, Window: Window}, limitInfo{who: who, what: "tokens per minute"})
+	}
+	if parallel != nil {
+		a.add(counter.Limit{Key: base + ":par", Kind: counter.Concurrency, Max: *parallel, Amount: 1, Window: slotTTL}, limitInfo{who: who, what: "parallel requests"})
+	}
+}
+
+// budget is an entity's budget fields.
+type budget struct {
+	max, soft *int64
+	spend     int64
+	duration  string
+	resetAt   *time.Time
+}
+
+// budget adds an entity's budget counter for the current period. The
+// counter's key names the period's end (the same instant on every replica),
+// so a reset is a new counter: exact and atomic, with nothing to zero. The
+// counter starts from the record's spend.
+func (a *Admission) budget(now time.Time, base, who string, b budget) {
+	if b.max == nil && b.soft == nil {
+		return
+	}
+	lim := counter.Limit{Kind: counter.Budget, Max: trackOnly, Seed: max(b.spend, 0)}
+	if b.max != nil {
+		lim.Max = min(max(*b.max, 0), trackOnly)
+	}
+	about := limitInfo{who: who, what: "budget"}
+	if b.soft != nil && *b.soft > 0 {
+		about.soft = *b.soft
+	}
+	var current, ok bool
+	lim.Key, lim.Window, current, ok = budgetKey(now, base, b.duration, b.resetAt)
+	if !ok {
+		return // a duration the store refuses never reaches a record
+	}
+	if !current {
+		lim.Seed = 0
+	}
+	a.add(lim, about)
+}
+
+// budgetKey names an entity's budget counter for the period current at now
+// and says how long it lives. The period ends at the record's reset time,
+// which the reset job moves on; a record still showing a passed reset time
+// was cached before the job ran, so its spend belongs to the period before
+// (current is false).
+func budgetKey(now time.Time, base, duration string, resetAt *time.Time) (key string, ttl time.Duration, current, ok bool) {
+	if duration == "" {
+		return base + ":budget", lifetimeTTL, true, true
+	}
+	end, current := time.Time{}, resetAt != nil && resetAt.After(now)
+	if current {
+		end = *resetAt
+	} else {
+		var err error
+		if end, err = store.NextReset(now, duration); err != nil {
+			return "", 0, false, false
+		}
+	}
+	return base + ":budget:" + strconv.FormatInt(end.Unix(), 10), end.Sub(now) + periodSlack, current, true
+}
+
+// Counter key prefixes of each kind of entity.
+const (
+	keyBase     = "k:"
+	teamBase    = "t:"
+	userBase    = "u:"
+	endUserBase = "c:"
+)
+
+var bases = map[string]string{store.EntityKey: keyBase, store.EntityTeam: teamBase, store.EntityUser: userBase, store.EntityEndUser: endUserBase}
+
+// ForgetBudget drops an entity's budget counter for the current period
+// after an admin set its spend, so that the next request seeds it from the
+// record again. Reservations of requests in flight are forgotten with it.
+func (l *Limiter) ForgetBudget(ctx context.Context, kind, id, duration string, resetAt *time.Time) error {
+	prefix, ok := bases[kind]
+	if !ok {
+		return errors.New("policy: unknown entity kind " + kind)
+	}
+	key, _, _, ok := budgetKey(l.now(), prefix+id, duration, resetAt)
+	if !ok {
+		return nil
+	}
+	l.soft.Delete(key)
+	return l.counters.Set(ctx, []counter.Value{{Key: key, Kind: counter.Budget}})
+}
+
+// modelBudget adds a key's budget for one model (model_max_budget). The
+// store keeps no per-model spend on the key, so the counter is seeded from
+// the ledger, once per period and process.
+func (l *Limiter) modelBudget(ctx context.Context, now time.Time, a *Admission, keyHash, model string, mb store.ModelBudget) error {
+	lim := counter.Limit{Kind: counter.Budget, Max: min(max(mb.MaxBudget, 0), trackOnly), Key: keyBase + keyHash + ":m:" + model + ":budget", Window: lifetimeTTL}
+	var since time.Time
+	if mb.BudgetDuration != "" {
+		start, end, err := store.Period(now, mb.BudgetDuration)
+		if err != nil {
+			return nil
+		}
+		since = start
+		lim.Key += ":" + mb.BudgetDuration + ":" + strconv.FormatInt(end.Unix(), 10)
+		lim.Window = end.Sub(now) + periodSlack
+	}
+	if l.ledger != nil {
+		if v, ok := l.seeds.Load(lim.Key); ok {
+			lim.Seed = v.(int64)
+		} else {
+			spent, err := l.ledger.KeyModelSpend(ctx, keyHash, model, since)
+			if err != nil {
+				// Without the spend so far the budget cannot be checked.
+				return &provider.Error{Status: 503, Type: "budget_unavailable", Code: "503", RetryAfter: time.Second,
+					Message: "Budget cannot be checked: the spend store is unreachable."}
+			}
+			lim.Seed = max(spent, 0)
+			l.seeds.Store(lim.Key, lim.Seed)
+		}
+	}
+	a.add(lim, limitInfo{who: "key", what: "budget for model=" + model})
+	return nil
+}
+
+// Headers returns LiteLLM's x-ratelimit-* values for the first request and
+// token limits (-1 when there are none).
 func (a *Admission) Headers() (limitRequests, remainingRequests, limitTokens, remainingTokens int64) {
 	limitRequests, remainingRequests, limitTokens, remainingTokens = -1, -1, -1, -1
 	for i := 0; i < a.n && i < len(a.decision.Remaining); i++ {
@@ -140,33 +431,45 @@ func (a *Admission) Headers() (limitRequests, remainingRequests, limitTokens, re
 	return
 }
 
-// Settle ends a request: parallel slots are released and token counters are
-// corrected from the estimate to what was actually used. It runs for every
-// admitted request, whatever its outcome.
-func (l *Limiter) Settle(ctx context.Context, a *Admission, actualTokens int64) {
+// Settle ends a request: parallel slots are released, token counters are
+// corrected from the estimate to what was used and budgets from the
+// reservation to the actual cost (a failed request that cost nothing gives
+// its whole reservation back). It runs for every admitted request,
+// whatever its outcome.
+func (l *Limiter) Settle(ctx context.Context, a *Admission, actualTokens, actualCost int64) {
 	if l == nil || !a.held {
 		return
 	}
 	a.held = false
 	var changes [maxLimits]counter.Change
 	n := 0
-	for i := 0; i < a.n; i++ {
+	for i := range a.n {
 		lim := &a.limits[i]
+		var d int64
 		switch lim.Kind {
 		case counter.Concurrency:
-			changes[n] = counter.Change{Key: lim.Key, Kind: lim.Kind, Delta: -1, Window: lim.Window}
-			n++
+			d = -1
 		case counter.Tokens:
-			if d := actualTokens - a.tokens; d != 0 {
-				changes[n] = counter.Change{Key: lim.Key, Kind: lim.Kind, Delta: d, Window: lim.Window}
-				n++
-			}
+			d = actualTokens - a.tokens
+		case counter.Budget:
+			d = min(max(actualCost, 0), trackOnly) - a.reserved
+		}
+		if d != 0 {
+			changes[n] = counter.Change{Key: lim.Key, Kind: lim.Kind, Delta: d, Window: lim.Window}
+			n++
 		}
 	}
-	if n > 0 {
-		// Settlement must happen even when the client's request was cancelled.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = l.counters.Adjust(sctx, changes[:n])
-		cancel()
+	if n == 0 {
+		return
+	}
+	// Settlement must happen even when the client's request was cancelled.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	store := l.counters
+	if a.local {
+		store = l.local
+	}
+	if err := store.Adjust(sctx, changes[:n]); err != nil {
+		l.log.Warn("settling limits failed; counters expire or are re-seeded from the ledger", "error", err.Error())
 	}
 }

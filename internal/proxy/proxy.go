@@ -22,7 +22,9 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/policy"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/router"
+	"github.com/switchboard-gw/switchboard/internal/spend"
 	"github.com/switchboard-gw/switchboard/internal/sse"
+	"github.com/switchboard-gw/switchboard/internal/store"
 )
 
 // Request is one inference request as the server received it.
@@ -73,6 +75,7 @@ type Outcome struct {
 	Result     string // ok, error, truncated, cancelled
 	Streamed   bool
 	Usage      openai.Usage
+	Cost       int64 // micro-dollars, from Usage at the deployment's price
 	Start      time.Time
 	FirstByte  time.Duration // stream: time to the first byte sent to the client
 	Duration   time.Duration
@@ -93,9 +96,23 @@ type Observer interface {
 type Pipeline struct {
 	Router   *router.Router
 	Observer Observer
-	// Limiter enforces the principal's rate limits (nil: none).
+	// Limiter enforces rate limits and budgets (nil: none).
 	Limiter *policy.Limiter
+	// Prices prices each deployment, by ID; an unpriced one costs nothing.
+	Prices map[string]spend.Price
+	// EndUsers finds the end user a request names in "user" (nil: none
+	// have limits).
+	EndUsers EndUsers
 }
+
+// EndUsers looks up end users; auth.Authenticator caches them.
+type EndUsers interface {
+	Customer(ctx context.Context, id string) (*store.Customer, error)
+}
+
+// defaultMaxOutput is the output a budget reserves for a request without
+// max_tokens to a model whose output limit the price table does not know.
+const defaultMaxOutput = 4096
 
 // Error is an error the server writes as the OpenAI envelope.
 type Error = provider.Error
@@ -119,6 +136,9 @@ type state struct {
 	upErr  error // how the upstream stream ended (io.EOF: complete)
 	closed bool  // buf holds the stream's last bytes
 	adm    policy.Admission
+	lim    policy.Request
+	price  spend.Price
+	priced bool
 }
 
 var statePool = sync.Pool{New: func() any { return &state{buf: make([]byte, 0, 4096), hdr: make([]byte, 0, 32)} }}
@@ -173,21 +193,19 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 	if model, err = access(req.Principal, model); err != nil {
 		return err
 	}
-	// TPM is charged an estimate now (~4 bytes a token, plus the most the
-	// request may generate) and corrected to the real usage when it ends.
-	estimate := int64(len(req.Body)/4) + int64(st.env.MaxTokens)
-	if err := p.Limiter.Admit(ctx, req.Principal, model, estimate, &st.adm); err != nil {
-		return err
-	}
 	dep, err := p.Router.Pick(model)
 	if err != nil {
 		return &Error{Status: 404, Type: "not_found_error", Code: "model_not_found", Param: "model",
 			Message: "model '" + model + "' is not served by this gateway; GET /v1/models lists the models you can use"}
 	}
-	st.out.Model, st.out.Deployment = model, dep
 	if !dep.Impl.Supports(req.Op) {
 		return badRequest("model '"+model+"' ("+dep.Provider+") does not support "+req.Op.String(), "model")
 	}
+	if err := p.admit(ctx, req, st, model, dep); err != nil {
+		return err
+	}
+	// Only now: a refused request was never routed and leaves no ledger row.
+	st.out.Model, st.out.Deployment = model, dep
 	st.call = provider.Call{Op: req.Op, Deployment: dep, Body: req.Body, ContentType: req.ContentType, ClientModel: model}
 	if req.Op.JSONBody() {
 		st.call.Envelope = &st.env
@@ -206,6 +224,48 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 	return nil
 }
 
+// admit checks the request against every limit and budget of the key, its
+// team and user, and the end user, reserving its worst-case cost: the
+// prompt plus max_tokens (or the model's output limit) at the deployment's
+// price.
+func (p *Pipeline) admit(ctx context.Context, req *Request, st *state, model string, dep *provider.Deployment) error {
+	if p.Limiter == nil {
+		return nil
+	}
+	var customer *store.Customer
+	if st.env.User != "" && p.EndUsers != nil {
+		c, err := p.EndUsers.Customer(ctx, st.env.User)
+		if err != nil {
+			return &Error{Status: 503, Type: "no_db_connection", Message: "the end-user store is unavailable; try again", Cause: err}
+		}
+		if c != nil && c.Blocked {
+			return &Error{Status: 403, Type: "auth_error", Code: "end_user_blocked", Param: "user",
+				Message: "End user '" + c.UserID + "' is blocked. Update via /customer/unblock if you're an admin."}
+		}
+		customer = c
+	}
+	st.price, st.priced = p.Prices[dep.ID]
+	var reserve int64
+	if st.priced {
+		var maxOut int64
+		if req.Op == provider.OpChat || req.Op == provider.OpCompletion {
+			maxOut = int64(st.env.MaxTokens)
+			if maxOut <= 0 {
+				maxOut = st.price.MaxOutputTokens
+			}
+			if maxOut <= 0 {
+				maxOut = defaultMaxOutput
+			}
+		}
+		reserve = int64(spend.Estimate(st.price, len(req.Body), maxOut))
+	}
+	// TPM is charged an estimate now (~4 bytes a token, plus the most the
+	// request may generate) and corrected to the real usage when it ends.
+	st.lim = policy.Request{Principal: req.Principal, Customer: customer, Model: model,
+		Tokens: int64(len(req.Body)/4) + int64(st.env.MaxTokens), Reserve: reserve}
+	return p.Limiter.Admit(ctx, &st.lim, &st.adm)
+}
+
 // access applies a virtual key's model aliases and checks its allow-list
 // (LiteLLM's semantics: an empty list allows every model; "*" and
 // "all-proxy-models" allow all; "provider/*" allows that provider's models).
@@ -217,17 +277,29 @@ func access(p *auth.Principal, model string) (string, error) {
 	if target, ok := k.Aliases[model]; ok {
 		model = target
 	}
-	if len(k.Models) == 0 {
-		return model, nil
+	if !allows(k.Models, model) {
+		return "", &Error{Status: 403, Type: "key_model_access_denied", Code: "403", Param: "model",
+			Message: "API key not allowed to access model '" + model + "'. This key can only access models=" + strings.Join(k.Models, ",")}
 	}
-	for _, m := range k.Models {
+	if t := p.Team; t != nil && !allows(t.Models, model) {
+		return "", &Error{Status: 403, Type: "team_model_access_denied", Code: "403", Param: "model",
+			Message: "Team '" + t.TeamID + "' not allowed to access model '" + model + "'. This team can only access models=" + strings.Join(t.Models, ",")}
+	}
+	return model, nil
+}
+
+// allows reports whether an allow-list admits model.
+func allows(models []string, model string) bool {
+	if len(models) == 0 {
+		return true
+	}
+	for _, m := range models {
 		if m == model || m == "*" || m == "all-proxy-models" ||
 			strings.HasSuffix(m, "/*") && strings.HasPrefix(model, m[:len(m)-1]) {
-			return model, nil
+			return true
 		}
 	}
-	return "", &Error{Status: 403, Type: "key_model_access_denied", Code: "403", Param: "model",
-		Message: "API key not allowed to access model '" + model + "'. This key can only access models=" + strings.Join(k.Models, ",")}
+	return false
 }
 
 // model validates the body and finds the model the client asked for.
@@ -372,7 +444,10 @@ func (st *state) Done(writeErr error) {
 // finish records the outcome and returns the request state to the pool.
 func (p *Pipeline) finish(st *state, err error) {
 	out := &st.out
-	p.Limiter.Settle(st.ctx, &st.adm, out.Usage.TotalTokens)
+	if st.priced {
+		out.Cost = int64(spend.Cost(st.price, out.Usage))
+	}
+	p.Limiter.Settle(st.ctx, &st.adm, out.Usage.TotalTokens, out.Cost)
 	out.Duration = time.Since(out.Start)
 	out.Err = err
 	switch {

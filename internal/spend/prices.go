@@ -44,6 +44,10 @@ func (m Micro) USD() string {
 // per 1M = 5_000). A zero CacheRead or CacheWrite means "billed as Input".
 type Price struct {
 	Input, Output, CacheRead, CacheWrite Micro
+	// MaxOutputTokens is the most the model generates in one response
+	// (LiteLLM's max_output_tokens), the worst case a budget reserves for
+	// a request that sets no max_tokens; 0 = unknown.
+	MaxOutputTokens int64
 }
 
 // Table maps provider and model to a Price. A Table is never modified after
@@ -105,6 +109,8 @@ type Override struct {
 	OutputCostPerToken          *float64
 	CacheReadInputTokenCost     *float64
 	CacheCreationInputTokenCost *float64
+	// MaxOutputTokens is model_info.max_output_tokens (or max_tokens).
+	MaxOutputTokens *int64
 }
 
 // WithOverrides returns a copy of t in which each override's provider and
@@ -144,6 +150,9 @@ func (t *Table) WithOverrides(ovs ...Override) (*Table, error) {
 				return nil, fmt.Errorf("spend: price override %s/%s %s: %w", o.Provider, o.Model, f.name, err)
 			}
 			*f.dst = v
+		}
+		if o.MaxOutputTokens != nil && *o.MaxOutputTokens > 0 {
+			p.MaxOutputTokens = *o.MaxOutputTokens
 		}
 		if c.m[prov] == nil {
 			c.m[prov] = make(map[string]Price)
@@ -193,6 +202,7 @@ type entry struct {
 	Output     json.Number `json:"output_cost_per_token"`
 	CacheRead  json.Number `json:"cache_read_input_token_cost"`
 	CacheWrite json.Number `json:"cache_creation_input_token_cost"`
+	MaxOutput  int64       `json:"max_output_tokens"`
 	Note       string      `json:"note"`
 }
 
@@ -222,7 +232,7 @@ func parse(data []byte) (*Table, error) {
 		if e.Provider == "" || (e.Input == "" && e.Output == "") {
 			continue
 		}
-		var p Price
+		p := Price{MaxOutputTokens: max(e.MaxOutput, 0)}
 		for _, f := range []struct {
 			n   json.Number
 			dst *Micro

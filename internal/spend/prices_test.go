@@ -29,12 +29,16 @@ func TestEmbedded(t *testing.T) {
 			if p.CacheRead > p.Input {
 				t.Errorf("%s: cache read dearer than input: %+v", model, p)
 			}
+			// Budgets reserve this for requests without max_tokens.
+			if p.MaxOutputTokens == 0 && p.Output != 0 {
+				t.Errorf("%s: no max_output_tokens", model)
+			}
 		}
 	}
 	if n != len(raw) || n < 50 {
 		t.Fatalf("embedded table has %d models, file %d entries", n, len(raw))
 	}
-	want := Price{Input: 2_500_000, Output: 10_000_000, CacheRead: 1_250_000}
+	want := Price{Input: 2_500_000, Output: 10_000_000, CacheRead: 1_250_000, MaxOutputTokens: 16384}
 	if p, ok := tab.Lookup("openai", "gpt-4o"); !ok || p != want {
 		t.Fatalf("gpt-4o = %+v, %v; want %+v", p, ok, want)
 	}
@@ -190,8 +194,9 @@ func TestPerMillion(t *testing.T) {
 func TestWithOverrides(t *testing.T) {
 	base := Embedded()
 	f := func(v float64) *float64 { return &v }
+	maxOut := int64(1000)
 	tab, err := base.WithOverrides(
-		Override{Provider: "openai", Model: "gpt-4o", InputCostPerToken: f(0.000002)},
+		Override{Provider: "openai", Model: "gpt-4o", InputCostPerToken: f(0.000002), MaxOutputTokens: &maxOut},
 		Override{Provider: "openai", Model: "My-Deployment", InputCostPerToken: f(0.0000025), OutputCostPerToken: f(0.00001), CacheReadInputTokenCost: f(0.000001)},
 		Override{Provider: "custom", Model: "llama-local", InputCostPerToken: f(0), OutputCostPerToken: f(0)},
 	)
@@ -199,7 +204,7 @@ func TestWithOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only the overridden field changes; the rest comes from the table.
-	if p, _ := tab.Lookup("openai", "gpt-4o-2024-08-06"); p != (Price{Input: 2_000_000, Output: 10_000_000, CacheRead: 1_250_000}) {
+	if p, _ := tab.Lookup("openai", "gpt-4o-2024-08-06"); p != (Price{Input: 2_000_000, Output: 10_000_000, CacheRead: 1_250_000, MaxOutputTokens: 1000}) {
 		t.Errorf("overridden gpt-4o = %+v", p)
 	}
 	if p, ok := tab.Lookup("openai", "my-deployment"); !ok || p != (Price{Input: 2_500_000, Output: 10_000_000, CacheRead: 1_000_000}) {

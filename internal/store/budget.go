@@ -48,6 +48,50 @@ func NextReset(from time.Time, duration string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("budget duration %q: %w", duration, ErrInvalid)
 }
 
+// Period returns the fixed budget window of the given duration containing
+// at, for budgets that have no stored reset time (per-model budgets). Unlike
+// NextReset, whose multi-day windows start from the day it is asked, the
+// windows are aligned to the Unix epoch, so every instant inside one window
+// names the same window: seconds, minutes and hours as in NextReset; N days
+// from 1970-01-01; 7d and N weeks from Monday 1970-01-05; 30d and N months
+// from January 1970. Start is inclusive, end exclusive.
+func Period(at time.Time, duration string) (start, end time.Time, err error) {
+	n, unit, err := parseDuration(duration)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	at = at.UTC()
+	floor := func(i, n int64) int64 { return i - ((i%n)+n)%n }
+	switch {
+	case unit == "s" || unit == "m" || unit == "h":
+		step := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit] * time.Duration(n)
+		start = at.Truncate(step)
+		return start, start.Add(step), nil
+	case unit == "w" || unit == "d" && n == 7:
+		weeks := int64(n)
+		if unit == "d" {
+			weeks = 1
+		}
+		monday := time.Date(1970, 1, 5, 0, 0, 0, 0, time.UTC)
+		w := floor(int64(at.Sub(monday)/(7*24*time.Hour)), weeks) // budgets are never before 1970
+		start = monday.AddDate(0, 0, int(7*w))
+		return start, start.AddDate(0, 0, 7*int(weeks)), nil
+	case unit == "mo" || unit == "d" && n == 30:
+		months := int64(n)
+		if unit == "d" {
+			months = 1
+		}
+		m := floor(int64(at.Year()-1970)*12+int64(at.Month()-1), months)
+		start = time.Date(1970, time.Month(1+m), 1, 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, int(months), 0), nil
+	default: // N days
+		day := at.Truncate(24 * time.Hour)
+		d := floor(day.Unix()/86400, int64(n))
+		start = time.Unix(d*86400, 0).UTC()
+		return start, start.AddDate(0, 0, n), nil
+	}
+}
+
 // ValidDuration reports whether NextReset accepts d.
 func ValidDuration(d string) bool {
 	_, _, err := parseDuration(d)

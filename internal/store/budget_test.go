@@ -60,3 +60,39 @@ func TestNextReset(t *testing.T) {
 		}
 	}
 }
+
+// Every instant of a window names the same window, and consecutive windows
+// tile time without gaps.
+func TestPeriod(t *testing.T) {
+	at := time.Date(2026, 11, 22, 15, 4, 5, 0, time.UTC) // a Sunday
+	for _, tc := range []struct{ d, start, end string }{
+		{"30s", "2026-11-22T15:04:00Z", "2026-11-22T15:04:30Z"},
+		{"1h", "2026-11-22T15:00:00Z", "2026-11-22T16:00:00Z"},
+		{"1d", "2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z"},
+		{"7d", "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"},
+		{"1w", "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"},
+		{"30d", "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"},
+		{"1mo", "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"},
+		{"3mo", "2026-10-01T00:00:00Z", "2027-01-01T00:00:00Z"},
+	} {
+		start, end, err := Period(at, tc.d)
+		if err != nil || start.Format(time.RFC3339) != tc.start || end.Format(time.RFC3339) != tc.end {
+			t.Errorf("Period(%s) = %v, %v, %v; want %s, %s", tc.d, start, end, err, tc.start, tc.end)
+		}
+	}
+	for _, d := range []string{"45s", "7m", "5h", "1d", "2d", "3d", "7d", "2w", "30d", "1mo", "2mo", "5mo"} {
+		start, end, _ := Period(at, d)
+		for _, probe := range []time.Time{start, start.Add((end.Sub(start)) / 2), end.Add(-time.Nanosecond)} {
+			s2, e2, _ := Period(probe, d)
+			if !s2.Equal(start) || !e2.Equal(end) {
+				t.Errorf("%s: Period(%v) = [%v, %v), want [%v, %v)", d, probe, s2, e2, start, end)
+			}
+		}
+		if s3, _, _ := Period(end, d); !s3.Equal(end) {
+			t.Errorf("%s: the window after [%v, %v) starts at %v", d, start, end, s3)
+		}
+	}
+	if _, _, err := Period(at, "1x"); err == nil {
+		t.Error("Period accepted a bad duration")
+	}
+}

@@ -126,6 +126,9 @@ type SpendStore interface {
 	InsertSpend(ctx context.Context, rows []SpendRow) (inserted int, err error)
 	// ListSpend returns one page of ledger rows, newest first, and the total.
 	ListSpend(ctx context.Context, f SpendFilter) ([]SpendRow, int, error)
+	// SumSpend returns the total cost of the rows f selects (Page and Size
+	// are ignored), e.g. to seed a budget counter that has no spend column.
+	SumSpend(ctx context.Context, f SpendFilter) (int64, error)
 	// SpendReport returns daily aggregates for one kind of entity.
 	SpendReport(ctx context.Context, f ReportFilter) ([]ReportRow, error)
 	// ResetBudgets zeroes the spend of every key, team, user and customer

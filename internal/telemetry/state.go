@@ -26,12 +26,12 @@ func (m *Metrics) WatchSpend(stats func() spend.Stats) {
 	)
 }
 
-// WatchRateLimits exports whether rate limits are failing open because
-// their counters (Redis) are unreachable.
-func (m *Metrics) WatchRateLimits(failingOpen func() bool) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_ratelimit_fail_open",
-		Help: "1 while rate-limit counters are unreachable and limits are not enforced."}, func() float64 {
-		if failingOpen() {
+// WatchCounters exports whether the shared counters (Redis) are
+// unreachable, which changes how limits and budgets are enforced.
+func (m *Metrics) WatchCounters(degraded func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_counters_degraded",
+		Help: "1 while the shared counters (Redis) are unreachable: rate limits are enforced per replica (each its share) and requests with a budget are refused."}, func() float64 {
+		if degraded() {
 			return 1
 		}
 		return 0

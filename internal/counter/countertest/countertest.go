@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) counter.Store) {
 	t.Run("ConcurrencyDenialKeepsRPM", func(t *testing.T) { t.Parallel(); testConcurrencyDenialKeepsRPM(t, newStore(t)) })
 	t.Run("EmptyAndInvalid", func(t *testing.T) { t.Parallel(); testEmptyAndInvalid(t, newStore(t)) })
 	t.Run("BudgetExact", func(t *testing.T) { t.Parallel(); testBudgetExact(t, newStore(t)) })
+	t.Run("BudgetSeed", func(t *testing.T) { t.Parallel(); testBudgetSeed(t, newStore(t)) })
 	t.Run("RequestsExact", func(t *testing.T) { t.Parallel(); testRequestsExact(t, newStore(t)) })
 	t.Run("ConcurrencyHighWater", func(t *testing.T) { t.Parallel(); testConcurrencyHighWater(t, newStore(t)) })
 	t.Run("WindowRollover", func(t *testing.T) { t.Parallel(); testWindowRollover(t, newStore(t)) })
@@ -232,6 +233,32 @@ func testBudgetExact(t *testing.T, s counter.Store) {
 	}
 	if v := get(t, s, b.Key, counter.Budget); v != 10*amount {
 		t.Fatalf("reserved %d, want %d", v, 10*amount)
+	}
+}
+
+// A missing budget counter starts from the ledger's spend (Seed) within the
+// same atomic step, so concurrent first requests of a period cannot each
+// seed it and overshoot; once it exists the seed is ignored.
+func testBudgetSeed(t *testing.T, s counter.Store) {
+	const amount = 1_000
+	b := counter.Limit{Key: key(t, "seeded"), Kind: counter.Budget, Max: 10 * amount, Amount: amount, Window: time.Hour, Seed: 7 * amount}
+	if got := admitConcurrently(t, s, 200, b); got != 3 {
+		t.Fatalf("admitted %d of 200 with 7 of 10 already spent, want exactly 3", got)
+	}
+	if v := get(t, s, b.Key, counter.Budget); v != 10*amount {
+		t.Fatalf("counter %d, want %d", v, 10*amount)
+	}
+	adjust(t, s, counter.Change{Key: b.Key, Kind: counter.Budget, Delta: -5 * amount})
+	b.Seed = 0 // an existing counter keeps its value whatever the caller seeds
+	if d := admit(t, s, b); !d.Allowed || d.Remaining[0] != 4*amount {
+		t.Fatalf("after a refund: allowed=%v remaining=%v, want allowed with %d left", d.Allowed, d.Remaining, 4*amount)
+	}
+	over := counter.Limit{Key: key(t, "overseeded"), Kind: counter.Budget, Max: amount, Amount: 1, Window: time.Hour, Seed: 2 * amount}
+	if d := admit(t, s, over); d.Allowed || d.Remaining[0] != 0 {
+		t.Fatalf("seeded over the budget: allowed=%v remaining=%v, want denied with 0 left", d.Allowed, d.Remaining)
+	}
+	if v := get(t, s, over.Key, counter.Budget); v != 0 {
+		t.Fatalf("a denied admit created the counter (%d)", v)
 	}
 }
 

@@ -253,6 +253,31 @@ func uniqueStrings(in []string) []string {
 
 // ListSpend implements store.SpendStore.
 func (s *Store) ListSpend(ctx context.Context, f store.SpendFilter) ([]store.SpendRow, int, error) {
+	w := s.spendWhere(f)
+	var out []store.SpendRow
+	total, err := s.list(ctx, "spend_logs", spendCols, "start_time DESC, request_id DESC", w, f.Page, f.Size, func(r *sql.Rows) error {
+		row, err := scanSpend(r)
+		if err == nil {
+			out = append(out, *row)
+		}
+		return err
+	})
+	return out, total, err
+}
+
+// SumSpend implements store.SpendStore.
+func (s *Store) SumSpend(ctx context.Context, f store.SpendFilter) (int64, error) {
+	q := s.build().w("SELECT COALESCE(SUM(cost), 0) FROM spend_logs")
+	s.spendWhere(f).write(q)
+	var sum int64
+	if err := s.db.QueryRowContext(ctx, q.String(), q.args...).Scan(&sum); err != nil {
+		return 0, fmt.Errorf("sum spend: %w", err)
+	}
+	return sum, nil
+}
+
+// spendWhere selects the ledger rows f names.
+func (s *Store) spendWhere(f store.SpendFilter) *where {
 	var w where
 	for _, c := range []struct{ col, v string }{
 		{"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}, {"end_user", f.EndUser}, {"model_group", f.Model},
@@ -270,15 +295,7 @@ func (s *Store) ListSpend(ctx context.Context, f store.SpendFilter) ([]store.Spe
 	if !f.To.IsZero() {
 		w.add(func(q *sqlb) { q.w("start_time < ").arg(s.ts(f.To)) })
 	}
-	var out []store.SpendRow
-	total, err := s.list(ctx, "spend_logs", spendCols, "start_time DESC, request_id DESC", &w, f.Page, f.Size, func(r *sql.Rows) error {
-		row, err := scanSpend(r)
-		if err == nil {
-			out = append(out, *row)
-		}
-		return err
-	})
-	return out, total, err
+	return &w
 }
 
 // SpendReport implements store.SpendStore.

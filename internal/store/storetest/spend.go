@@ -280,6 +280,21 @@ func testListSpend(t *testing.T, s store.Store) {
 			t.Errorf("filter %s: %d rows, want %d", c.name, got, c.want)
 		}
 	}
+	// SumSpend adds the cost of the same selection (row i costs 1000+i).
+	for _, c := range []struct {
+		name string
+		f    store.SpendFilter
+		want int64
+	}{
+		{"all", store.SpendFilter{}, 30*1000 + 29*30/2},
+		{"key+model since", store.SpendFilter{KeyHash: hash(0), Model: "gpt", From: day0().Add(10 * time.Minute)}, 1012 + 1018 + 1024},
+		{"none", store.SpendFilter{KeyHash: "nobody"}, 0},
+	} {
+		got, err := s.SumSpend(ctx, c.f)
+		if err != nil || got != c.want {
+			t.Errorf("SumSpend %s = %d, %v; want %d", c.name, got, err, c.want)
+		}
+	}
 }
 
 func testResetBudgets(t *testing.T, s store.Store) {
