@@ -367,10 +367,15 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	}
 	g.db.start(g.log)
 	resetCtx, cancelResets := context.WithCancel(context.Background())
-	resetsDone := make(chan struct{})
+	resetsDone, heartbeatDone := make(chan struct{}), make(chan struct{})
 	go func() { g.db.budgetResets(resetCtx, g.resetEvery, g.log); close(resetsDone) }()
-	// The reset job must be gone before the database closes.
-	stopResets := func() { cancelResets(); <-resetsDone }
+	if g.redis != nil {
+		go func() { replicaHeartbeat(resetCtx, g.redis, g.limiter, g.log); close(heartbeatDone) }()
+	} else {
+		close(heartbeatDone)
+	}
+	// The background jobs must be gone before the database and Redis close.
+	stopResets := func() { cancelResets(); <-resetsDone; <-heartbeatDone }
 	g.log.Info("switchboard is serving", "addr", ln.Addr().String(), "version", version.Version, "models", len(g.cfg.ModelList), "database", g.db.kind)
 	if o.Ready != nil {
 		o.Ready(ln.Addr())

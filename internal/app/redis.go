@@ -1,7 +1,11 @@
 package app
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -9,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/policy"
 )
 
 // redisOptions finds the shared counters' Redis where LiteLLM users put it:
@@ -57,4 +62,48 @@ func redisOptions(cfg *config.Config, env func(string) (string, bool)) (*redis.O
 	o.WriteTimeout = 250 * time.Millisecond
 	o.MaxRetries = 0
 	return o, nil
+}
+
+const (
+	// replicasKey is the sorted set of live replicas (score: last beat, ms).
+	replicasKey = "sb:replicas"
+	// heartbeatEvery is how often a replica says it is alive; one silent
+	// for three beats no longer counts.
+	heartbeatEvery = 5 * time.Second
+)
+
+// replicaHeartbeat keeps this replica in Redis's set of live replicas and
+// tells the limiter how many there are, so that while Redis is unreachable
+// each replica enforces its share of every rate limit (the last count seen
+// stands during the outage). It returns when ctx ends, leaving the set.
+func replicaHeartbeat(ctx context.Context, c *redis.Client, l *policy.Limiter, log *slog.Logger) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		now := time.Now().UnixMilli()
+		var card *redis.IntCmd
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZAdd(ctx, replicasKey, redis.Z{Score: float64(now), Member: id})
+			p.ZRemRangeByScore(ctx, replicasKey, "-inf", strconv.FormatInt(now-3*heartbeatEvery.Milliseconds(), 10))
+			card = p.ZCard(ctx, replicasKey)
+			p.PExpire(ctx, replicasKey, 3*heartbeatEvery)
+			return nil
+		})
+		if err == nil {
+			l.SetReplicas(int(card.Val()))
+		} else if ctx.Err() == nil {
+			log.Debug("replica heartbeat failed", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			lctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			c.ZRem(lctx, replicasKey, id)
+			cancel()
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -88,6 +88,9 @@ func New(counters counter.Store, ledger Ledger, log *slog.Logger) *Limiter {
 // unreachable.
 func (l *Limiter) SetReplicas(n int) { l.replicas.Store(int64(max(n, 1))) }
 
+// Replicas is the number of replicas last known to share the counters.
+func (l *Limiter) Replicas() int { return int(l.replicas.Load()) }
+
 // Degraded reports whether the shared counters are unreachable: rate limits
 // are then enforced per replica (each its share) and budgets refuse.
 func (l *Limiter) Degraded() bool { return l != nil && l.degraded.Load() }
