@@ -706,7 +706,8 @@ general_settings:
 }
 
 // TestRateLimitsAreGlobalAcrossReplicas: two gateways sharing a database and
-// Redis enforce one key's rpm_limit together, not once each.
+// Redis enforce one key's rpm_limit and budget together, not once each, and
+// a key blocked on one is refused by the other at once.
 func TestRateLimitsAreGlobalAcrossReplicas(t *testing.T) {
 	redisURL := os.Getenv("SWITCHBOARD_TEST_REDIS_URL")
 	if redisURL == "" {
@@ -715,6 +716,8 @@ func TestRateLimitsAreGlobalAcrossReplicas(t *testing.T) {
 	cfg := `model_list:
   - model_name: demo
     litellm_params: {model: mock/demo}
+  - model_name: priced
+    litellm_params: {model: mock/priced, mock_completion_tokens: 5, input_cost_per_token: 0, output_cost_per_token: 0.004}
 router_settings:
   redis_url: ` + redisURL + `
 general_settings:
@@ -747,6 +750,43 @@ general_settings:
 	}
 	if ok != 4 {
 		t.Errorf("%d requests admitted across two replicas, want exactly 4", ok)
+	}
+
+	// A budget covering exactly 4 requests (each reserves exactly its cost)
+	// under 40 concurrent requests, half to each replica.
+	resp = post(t, b.url+"/key/generate", masterKey, `{"max_budget":0.08}`)
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 40 {
+		g := []*gateway{a, b}[i%2]
+		wg.Go(func() {
+			resp := post(t, g.url+"/v1/chat/completions", out.Key, `{"model":"priced","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+			resp.Body.Close()
+			mu.Lock()
+			statuses[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[200] != 4 || statuses[400] != 36 {
+		t.Errorf("budget of 4 requests across two replicas: statuses %v, want 4 × 200 and 36 × 400", statuses)
+	}
+
+	// Blocked on a, refused by b on its next request (b has the key cached).
+	resp = post(t, a.url+"/key/block", masterKey, `{"key":"`+out.Key+`"}`)
+	resp.Body.Close()
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp := post(t, b.url+"/v1/chat/completions", out.Key, `{"model":"demo","messages":[{"role":"user","content":"hi"}]}`)
+		resp.Body.Close()
+		if resp.StatusCode == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("2 s after a block on the other replica: %d, want 401", resp.StatusCode)
+		}
 	}
 }
 

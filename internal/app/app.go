@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/admin"
 	"github.com/switchboard-gw/switchboard/internal/auth"
+	"github.com/switchboard-gw/switchboard/internal/broadcast"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/counter"
 	"github.com/switchboard-gw/switchboard/internal/policy"
@@ -87,6 +88,7 @@ type Gateway struct {
 	resetEvery time.Duration
 	auth       *auth.Authenticator
 	limiter    *policy.Limiter
+	bus        broadcast.Bus // carries cache invalidations to every replica
 	addr       string
 	open       bool
 }
@@ -283,8 +285,21 @@ func (u unavailable) Send(context.Context, *provider.Call, *provider.Result) err
 
 func (g *Gateway) databaseStatus() (string, bool) { return g.db.status() }
 
-// changed drops a record an admin changed from this replica's caches.
-func (g *Gateway) changed(kind, id string) { g.auth.Invalidate(kind, id) }
+// changed drops a record an admin changed from every replica's caches:
+// at once on this one, and through Redis on the others.
+func (g *Gateway) changed(kind, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := g.bus.Publish(ctx, kind, id); err != nil {
+		g.log.Warn("could not tell other replicas about a change; they see it when their cache entry expires (10 s)", "kind", kind, "error", err.Error())
+	}
+}
+
+// caches receives invalidations from the bus.
+type caches struct{ a *auth.Authenticator }
+
+func (c caches) Message(kind, id string) { c.a.Invalidate(kind, id) }
+func (c caches) Reset()                  { c.a.Reset() }
 
 // spendSet restarts a budget counter from the spend an admin set.
 func (g *Gateway) spendSet(kind, id, duration string, resetAt *time.Time) {
@@ -354,6 +369,15 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	}
 	g.ledger.w = w
 	g.metrics.WatchSpend(w.Stats)
+	g.bus = broadcast.NewLocal(caches{g.auth})
+	if g.redis != nil {
+		if g.bus, err = broadcast.NewRedis(g.redis, "sb:invalidate", caches{g.auth}, g.log); err != nil {
+			_ = w.Close(context.Background())
+			db.close()
+			return fmt.Errorf("cache invalidation: %w", err)
+		}
+	}
+	defer g.bus.Close()
 	g.server.SetManagement(admin.New(admin.Stores{Keys: db.store, Teams: db.store, Users: db.store, Customers: db.store, Spend: db.store}, time.Now,
 		admin.Hooks{Changed: g.changed, SpendSet: g.spendSet}))
 	ln, err := net.Listen("tcp", g.addr)
@@ -407,6 +431,7 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	cancel()
 	stopResets()
 	g.db.close()
+	_ = g.bus.Close() // before its Redis client
 	if g.redis != nil {
 		g.redis.Close()
 	}
