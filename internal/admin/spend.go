@@ -104,27 +104,7 @@ func (a *API) spendLogs(ctx context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	out := []spendLogView{}
-	reqID := query(r, "request_id")
-	if reqID != "" {
-		// The ledger has no request-id filter: scan the other filters'
-		// matches. Rows are newest first, so recent requests are found fast.
-		f.Page, f.Size = 1, store.MaxPageSize
-		for seen := 0; ; f.Page++ {
-			rows, total, err := a.spend.ListSpend(ctx, f)
-			if err != nil {
-				return nil, err
-			}
-			for i := range rows {
-				if rows[i].RequestID == reqID {
-					return append(out, viewSpend(&rows[i])), nil
-				}
-			}
-			seen += len(rows)
-			if len(rows) == 0 || seen >= total {
-				return out, nil
-			}
-		}
-	}
+	f.RequestID = query(r, "request_id")
 	rows, _, err := a.spend.ListSpend(ctx, f)
 	if err != nil {
 		return nil, err

@@ -50,16 +50,17 @@ const (
 // SpendFilter selects ledger rows; empty fields match everything. From is
 // inclusive and To exclusive, both on StartTime; zero means unbounded.
 type SpendFilter struct {
-	KeyHash string
-	TeamID  string
-	UserID  string
-	EndUser string
-	Model   string // model group
-	Tag     string
-	From    time.Time
-	To      time.Time
-	Page    int
-	Size    int
+	RequestID string
+	KeyHash   string
+	TeamID    string
+	UserID    string
+	EndUser   string
+	Model     string // model group
+	Tag       string
+	From      time.Time
+	To        time.Time
+	Page      int
+	Size      int
 }
 
 // ReportFilter selects daily aggregates. Days are UTC dates; the report

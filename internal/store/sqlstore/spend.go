@@ -280,7 +280,7 @@ func (s *Store) SumSpend(ctx context.Context, f store.SpendFilter) (int64, error
 func (s *Store) spendWhere(f store.SpendFilter) *where {
 	var w where
 	for _, c := range []struct{ col, v string }{
-		{"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}, {"end_user", f.EndUser}, {"model_group", f.Model},
+		{"request_id", f.RequestID}, {"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}, {"end_user", f.EndUser}, {"model_group", f.Model},
 	} {
 		if c.v != "" {
 			w.eq(c.col, c.v)

@@ -265,6 +265,8 @@ func testListSpend(t *testing.T, s store.Store) {
 		f    store.SpendFilter
 		want int
 	}{
+		{"request id", store.SpendFilter{RequestID: "q07"}, 1},
+		{"request id of another key", store.SpendFilter{RequestID: "q07", KeyHash: hash(0)}, 0},
 		{"key", store.SpendFilter{KeyHash: hash(0)}, 10},
 		{"team", store.SpendFilter{TeamID: "T1"}, 15},
 		{"user", store.SpendFilter{UserID: "U"}, 30},
