@@ -71,24 +71,17 @@ type Authenticator struct {
 	now        func() time.Time
 
 	mu        sync.RWMutex
-	cache     map[[sha256.Size]byte]cached
-	customers map[string]cachedCustomer
+	cache     map[[sha256.Size]byte]fetched[*Principal] // nil: unknown key
+	customers map[string]fetched[*store.Customer]       // nil: unknown end user
 	// gen counts invalidations: a lookup that raced with one does not
 	// cache what it read, which may predate the change.
 	gen uint64
 }
 
-// cachedCustomer is an end-user lookup; c == nil remembers an unknown one.
-type cachedCustomer struct {
-	c       *store.Customer
-	fetched time.Time
-}
-
-// cached is a lookup result; p == nil remembers an unknown key, so that a
-// client retrying a bad key does not reach the database each time.
-type cached struct {
-	p       *Principal
-	fetched time.Time
+// fetched is a cached lookup and when it was made.
+type fetched[V any] struct {
+	v  V
+	at time.Time
 }
 
 const (
@@ -106,7 +99,7 @@ const (
 // (nil: master key only). An empty master key means every request is let
 // through (the gateway then listens on loopback only).
 func New(masterKey string, dir Directory) *Authenticator {
-	a := &Authenticator{dir: dir, now: time.Now, cache: map[[sha256.Size]byte]cached{}, customers: map[string]cachedCustomer{}}
+	a := &Authenticator{dir: dir, now: time.Now, cache: map[[sha256.Size]byte]fetched[*Principal]{}, customers: map[string]fetched[*store.Customer]{}}
 	if masterKey != "" {
 		a.masterHash = sha256.Sum256([]byte(masterKey))
 		a.hasMaster = true
@@ -154,27 +147,37 @@ func (a *Authenticator) Authenticate(ctx context.Context, token []byte) (*Princi
 }
 
 func (a *Authenticator) lookup(ctx context.Context, h [sha256.Size]byte) (*Principal, error) {
+	return cachedLookup(a, a.cache, h, func() (*Principal, error) {
+		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		defer cancel()
+		return a.principal(ctx, hex.EncodeToString(h[:]))
+	})
+}
+
+// cachedLookup answers from m while the entry is fresh, else fetches and
+// caches the answer (nil answers too, so that a client retrying an unknown
+// key does not reach the database each time), unless an invalidation ran
+// meanwhile: what was read may predate the change.
+func cachedLookup[K comparable, V any](a *Authenticator, m map[K]fetched[V], k K, fetch func() (V, error)) (V, error) {
 	now := a.now()
 	a.mu.RLock()
-	c, ok := a.cache[h]
+	c, ok := m[k]
+	gen := a.gen
 	a.mu.RUnlock()
-	if ok && now.Sub(c.fetched) < cacheTTL {
-		return c.p, nil
+	if ok && now.Sub(c.at) < cacheTTL {
+		return c.v, nil
 	}
-	gen := a.generation()
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	defer cancel()
-	p, err := a.principal(ctx, hex.EncodeToString(h[:]))
+	v, err := fetch()
 	if err != nil {
-		return nil, err
+		return v, err
 	}
 	a.mu.Lock()
 	if a.gen == gen {
-		bound(a.cache)
-		a.cache[h] = cached{p: p, fetched: now}
+		bound(m)
+		m[k] = fetched[V]{v: v, at: now}
 	}
 	a.mu.Unlock()
-	return p, nil
+	return v, nil
 }
 
 // principal reads a key with its team and user; nil for an unknown key. A
@@ -208,36 +211,18 @@ func (a *Authenticator) Customer(ctx context.Context, id string) (*store.Custome
 	if id == "" || a.dir == nil {
 		return nil, nil
 	}
-	now := a.now()
-	a.mu.RLock()
-	c, ok := a.customers[id]
-	a.mu.RUnlock()
-	if ok && now.Sub(c.fetched) < cacheTTL {
-		return c.c, nil
-	}
-	gen := a.generation()
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	rec, err := a.dir.GetCustomer(ctx, id)
-	cancel()
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		rec = nil
-	case err != nil:
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	a.mu.Lock()
-	if a.gen == gen {
-		bound(a.customers)
-		a.customers[id] = cachedCustomer{c: rec, fetched: now}
-	}
-	a.mu.Unlock()
-	return rec, nil
-}
-
-func (a *Authenticator) generation() uint64 {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.gen
+	return cachedLookup(a, a.customers, id, func() (*store.Customer, error) {
+		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		defer cancel()
+		c, err := a.dir.GetCustomer(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return c, nil
+	})
 }
 
 // bound keeps a cache under maxCached by dropping entries at random (Go's
@@ -280,7 +265,7 @@ func (a *Authenticator) Invalidate(kind, id string) {
 		// Team and user changes are rare admin actions; a scan of the
 		// bounded cache is cheaper than keeping reverse indexes current.
 		for h, c := range a.cache {
-			if c.p != nil && (kind == KindTeam && c.p.Key.TeamID == id || kind == KindUser && c.p.Key.UserID == id) {
+			if p := c.v; p != nil && (kind == KindTeam && p.Key.TeamID == id || kind == KindUser && p.Key.UserID == id) {
 				delete(a.cache, h)
 			}
 		}
