@@ -559,7 +559,7 @@ func TestDatabaseMigrateAndReadiness(t *testing.T) {
 // starts and serves, and the password in the URL never reaches the logs.
 func TestDatabaseDownAtStart(t *testing.T) {
 	g := launch(t, []string{"--config", "../../examples/quickstart.yaml", "--host", "127.0.0.1"},
-		"DATABASE_URL=postgres://postgres:hunter2-secret@127.0.0.1:1/test?sslmode=disable&connect_timeout=1")
+		"DATABASE_URL=postgres://postgres:hunter2-secret@127.0.0.1:1/test?sslmode=disable&connect_timeout=1", "SWITCHBOARD_SPILL_DIR="+t.TempDir())
 	resp, err := http.Get(g.url + "/health/readiness")
 	if err != nil {
 		t.Fatal(err)
