@@ -91,6 +91,11 @@ const (
 	// maxCached bounds the cache; past it, entries are dropped at random
 	// (Go's map iteration order), which keeps memory flat under key floods.
 	maxCached = 100_000
+	// staleIfError is how long an expired entry still answers while the
+	// store cannot be reached. Changes made meanwhile still apply: the
+	// admin API invalidates entries on every replica, and an invalidated
+	// entry is gone, not stale.
+	staleIfError = 10 * time.Minute
 	// lookupTimeout bounds a store lookup on a cache miss.
 	lookupTimeout = 5 * time.Second
 )
@@ -169,6 +174,12 @@ func cachedLookup[K comparable, V any](a *Authenticator, m map[K]fetched[V], k K
 	}
 	v, err := fetch()
 	if err != nil {
+		// The store is down: an entry nobody invalidated is still the best
+		// answer, so a database outage does not turn into an outage of
+		// every key whose cache entry happens to expire during it.
+		if ok && now.Sub(c.at) < staleIfError {
+			return c.v, nil
+		}
 		return v, err
 	}
 	a.mu.Lock()

@@ -151,11 +151,27 @@ func TestVirtualKeys(t *testing.T) {
 	if _, err := a.Authenticate(ctx, []byte(good)); err != nil {
 		t.Errorf("after TTL: %v", err)
 	}
-	// A store outage fails closed.
+	// A store outage: a key seen recently keeps working on its expired
+	// entry; one never seen, invalidated, or seen too long ago fails closed.
 	keys.err = errors.New("connection refused")
 	now = now.Add(cacheTTL + time.Second)
+	if _, err := a.Authenticate(ctx, []byte(good)); err != nil {
+		t.Errorf("store down, key cached %v ago: %v", cacheTTL+time.Second, err)
+	}
+	other, _, _ := NewVirtualKey()
+	if _, err := a.Authenticate(ctx, []byte(other)); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("store down, key never seen: %v", err)
+	}
+	a.Invalidate(KindKey, goodHash)
 	if _, err := a.Authenticate(ctx, []byte(good)); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("store down: %v", err)
+		t.Errorf("store down, key invalidated: %v", err)
+	}
+	keys.err = nil
+	_, _ = a.Authenticate(ctx, []byte(good))
+	keys.err = errors.New("connection refused")
+	now = now.Add(staleIfError + time.Second)
+	if _, err := a.Authenticate(ctx, []byte(good)); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("store down for longer than staleIfError: %v", err)
 	}
 }
 
