@@ -61,6 +61,14 @@ func openDatabase(url string) (*database, error) {
 	kind := "sqlite"
 	if dialect == sqlstore.Postgres {
 		kind = "postgres"
+		// database/sql keeps 2 idle connections by default, so a burst of
+		// key-cache misses opened a PostgreSQL session (a fork and auth,
+		// milliseconds) per lookup: measured p99 50 ms at 8-way concurrency.
+		// A bounded pool that stays open leaves room for several replicas
+		// in the default max_connections of 100.
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	return &database{db: db, store: st, kind: kind, done: make(chan struct{})}, nil
 }
