@@ -43,3 +43,7 @@ bench-load: ## full load report against the fake upstream and the two floors
 
 bench-load-quick: ## a one-minute smoke run of the load report
 	$(GO) run ./bench/report -quick -out bench/results/quick.md
+
+.PHONY: bench-acceptance
+bench-acceptance: ## acceptance report: rate limits, budgets, spend ledger under kill -9 / DB outage, 1M keys (PostgreSQL + Redis on loopback, ~15 min)
+	$(GO) run ./bench/acceptance $(ACCEPTANCE_FLAGS)
