@@ -136,7 +136,7 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 		counters = counter.NewRedis(redisClient, "sb:")
 		log.Info("rate limits are shared through Redis", "addr", ropts.Addr)
 	}
-	priced, err := prices(cfg, deps)
+	priced, err := prices(cfg, deps, env)
 	if err != nil {
 		return nil, err
 	}

@@ -23,11 +23,13 @@ type ledger struct {
 	log *slog.Logger
 }
 
-// prices prices every deployment: the embedded price table with each
+// prices prices every deployment: the embedded price table, with the
+// entries of $SWITCHBOARD_PRICE_FILE (LiteLLM's
+// model_prices_and_context_window.json format) laid over it, and each
 // deployment's input_cost_per_token / output_cost_per_token and
 // model_info.max_output_tokens (or max_tokens) applied. Deployments the
 // table does not know are left out and cost nothing.
-func prices(cfg *config.Config, deps []router.Weighted) (map[string]spend.Price, error) {
+func prices(cfg *config.Config, deps []router.Weighted, env func(string) (string, bool)) (map[string]spend.Price, error) {
 	var ovs []spend.Override
 	for i := range cfg.ModelList {
 		m := &cfg.ModelList[i]
@@ -41,7 +43,14 @@ func prices(cfg *config.Config, deps []router.Weighted) (map[string]spend.Price,
 				InputCostPerToken: p.InputCostPerToken, OutputCostPerToken: p.OutputCostPerToken, MaxOutputTokens: maxOut})
 		}
 	}
-	table, err := spend.Embedded().WithOverrides(ovs...)
+	base := spend.Embedded()
+	if path, _ := env("SWITCHBOARD_PRICE_FILE"); path != "" {
+		var err error
+		if base, err = spend.LoadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	table, err := base.WithOverrides(ovs...)
 	if err != nil {
 		return nil, err
 	}
