@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,15 +87,17 @@ var scenarios = map[string]scenario{
 
 // harness is what every scenario shares.
 type harness struct {
-	o     options
-	root  string // module root
-	tmp   string
-	bin   string
-	rdb   *redis.Client
-	salt  string // makes database names unique per run
-	rev   string // what the gateway was built from
-	dbsMu sync.Mutex
-	dbs   []string
+	o    options
+	root string // module root
+	tmp  string
+	bin  string
+	rdb  *redis.Client
+	salt string // makes database names unique per run
+	// ownFlushes counts this run's FLUSHDBs, to notice anyone else's.
+	ownFlushes int64
+	rev        string // what the gateway was built from
+	dbsMu      sync.Mutex
+	dbs        []string
 
 	cleanupMu sync.Mutex
 	cleanups  []func()
@@ -129,6 +132,7 @@ type section struct {
 	name, title string
 	body        strings.Builder
 	criteria    []criterion
+	warnings    []string
 	err         error
 	took        time.Duration
 }
@@ -158,6 +162,14 @@ func run() int {
 	h := &harness{o: o}
 	defer killAll()
 	began := time.Now()
+	// Two runs at once would FLUSHDB each other's Redis counters and share
+	// two cores: one run at a time per machine.
+	unlock, err := lockMachine(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "acceptance:", err)
+		return 1
+	}
+	defer unlock()
 	if err := h.setup(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "acceptance:", err)
 		h.teardown()
@@ -179,7 +191,11 @@ func run() int {
 		if err := h.flushRedis(ctx); err != nil {
 			s.err = err
 		} else {
+			own, before := h.ownFlushes, h.flushCount(ctx)
 			s.err = safeRun(ctx, h, s, sc.run)
+			if foreign := h.flushCount(ctx) - before - (h.ownFlushes - own); before >= 0 && foreign > 0 {
+				s.warnings = append(s.warnings, fmt.Sprintf("Redis received %d FLUSHDB/FLUSHALL from another client during this scenario (another acceptance run?): rate-limit and budget counters may have been wiped; do not trust its numbers.", foreign))
+			}
 		}
 		h.runCleanups()
 		s.took = time.Since(t)
@@ -339,6 +355,36 @@ func (h *harness) teardown() {
 	}
 }
 
+// lockMachine takes an exclusive flock on a file in the temp dir, waiting
+// for a run that holds it.
+func lockMachine(ctx context.Context) (func(), error) {
+	path := filepath.Join(os.TempDir(), "switchboard-acceptance.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	for waited := false; ; waited = true {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !waited {
+			progress("another acceptance run holds %s (it would FLUSHDB this run's Redis counters); waiting for it", path)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return func() { f.Close() }, nil
+}
+
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -357,10 +403,31 @@ func moduleRoot() (string, error) {
 }
 
 func (h *harness) flushRedis(ctx context.Context) error {
+	h.ownFlushes++
 	if err := h.rdb.FlushDB(ctx).Err(); err != nil {
 		return fmt.Errorf("redis FLUSHDB: %w", err)
 	}
 	return nil
+}
+
+// flushCount is how many FLUSHDB and FLUSHALL Redis has executed since it
+// started (-1: unknown).
+func (h *harness) flushCount(ctx context.Context) int64 {
+	info, err := h.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		for _, cmd := range []string{"cmdstat_flushdb:calls=", "cmdstat_flushall:calls="} {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), cmd); ok {
+				v, _, _ := strings.Cut(rest, ",")
+				k, _ := strconv.ParseInt(v, 10, 64)
+				n += k
+			}
+		}
+	}
+	return n
 }
 
 func (h *harness) redisURL() string {
@@ -511,7 +578,15 @@ func (h *harness) render(sections []*section, took time.Duration) string {
 	}
 	b.WriteString("\n")
 	for _, s := range sections {
+		for _, w := range s.warnings {
+			fmt.Fprintf(&b, "> **Warning (%s):** %s\n\n", s.name, w)
+		}
+	}
+	for _, s := range sections {
 		fmt.Fprintf(&b, "## %s — %s\n\n", s.name, s.title)
+		for _, w := range s.warnings {
+			fmt.Fprintf(&b, "> **Warning:** %s\n\n", w)
+		}
 		if s.took > 0 {
 			fmt.Fprintf(&b, "_Took %v._\n\n", s.took.Round(time.Second))
 		}
