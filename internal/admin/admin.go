@@ -54,14 +54,13 @@ type Response struct {
 // API serves the management endpoints. It holds no mutable state of its
 // own, so one API is safe for concurrent use.
 type API struct {
-	keys       store.KeyStore
-	teams      store.TeamStore
-	users      store.UserStore
-	customers  store.CustomerStore
-	spend      store.SpendStore
-	now        func() time.Time
-	invalidate func(keyHash string)
-	hooks      Hooks
+	keys      store.KeyStore
+	teams     store.TeamStore
+	users     store.UserStore
+	customers store.CustomerStore
+	spend     store.SpendStore
+	now       func() time.Time
+	hooks     Hooks
 }
 
 // Hooks tell the gateway what an admin changed. Either may be nil.
@@ -98,10 +97,11 @@ func New(s Stores, now func() time.Time, h Hooks) *API {
 	if h.SpendSet == nil {
 		h.SpendSet = func(string, string, string, *time.Time) {}
 	}
-	a := &API{keys: s.Keys, teams: s.Teams, users: s.Users, customers: s.Customers, spend: s.Spend, now: now, hooks: h}
-	a.invalidate = func(keyHash string) { h.Changed(store.EntityKey, keyHash) }
-	return a
+	return &API{keys: s.Keys, teams: s.Teams, users: s.Users, customers: s.Customers, spend: s.Spend, now: now, hooks: h}
 }
+
+// invalidate tells the gateway a key changed or disappeared.
+func (a *API) invalidate(keyHash string) { a.hooks.Changed(store.EntityKey, keyHash) }
 
 // handler serves one route; it returns the value to encode as the body
 // (status 200) or an *openai.Error.

@@ -68,8 +68,8 @@ type Limiter struct {
 	replicas atomic.Int64
 	degraded atomic.Bool // counters are unreachable
 
-	soft  sync.Map // budget counter key → struct{}: soft-budget alert logged
-	seeds sync.Map // model-budget counter key → int64 spend from the ledger
+	soft  memo[struct{}] // budget counter keys whose soft-budget alert was logged
+	seeds memo[int64]    // model-budget counter key → spend from the ledger
 }
 
 // New returns a Limiter over counters (in memory, or Redis for limits that
@@ -271,7 +271,7 @@ func budgetExceeded(about *limitInfo, lim *counter.Limit, remaining int64) error
 // softBudgetCrossed logs LiteLLM's soft_budget_crossed alert once per
 // budget period and process.
 func (l *Limiter) softBudgetCrossed(lim *counter.Limit, about *limitInfo, spent int64) {
-	if _, seen := l.soft.LoadOrStore(lim.Key, struct{}{}); seen {
+	if !l.soft.add(lim.Key, struct{}{}) {
 		return
 	}
 	l.log.Warn("budget alert", "event", "soft_budget_crossed", "entity", about.who, "spend", usd(spent), "soft_budget", usd(about.soft))
@@ -378,7 +378,7 @@ func (l *Limiter) ForgetBudget(ctx context.Context, kind, id, duration string, r
 	if !ok {
 		return nil
 	}
-	l.soft.Delete(key)
+	l.soft.remove(key)
 	return l.counters.Set(ctx, []counter.Value{{Key: key, Kind: counter.Budget}})
 }
 
@@ -398,8 +398,8 @@ func (l *Limiter) modelBudget(ctx context.Context, now time.Time, a *Admission, 
 		lim.Window = end.Sub(now) + periodSlack
 	}
 	if l.ledger != nil {
-		if v, ok := l.seeds.Load(lim.Key); ok {
-			lim.Seed = v.(int64)
+		if v, ok := l.seeds.get(lim.Key); ok {
+			lim.Seed = v
 		} else {
 			spent, err := l.ledger.KeyModelSpend(ctx, keyHash, model, since)
 			if err != nil {
@@ -408,7 +408,7 @@ func (l *Limiter) modelBudget(ctx context.Context, now time.Time, a *Admission, 
 					Message: "Budget cannot be checked: the spend store is unreachable."}
 			}
 			lim.Seed = max(spent, 0)
-			l.seeds.Store(lim.Key, lim.Seed)
+			l.seeds.add(lim.Key, lim.Seed)
 		}
 	}
 	a.add(lim, limitInfo{who: "key", what: "budget for model=" + model})
@@ -475,4 +475,42 @@ func (l *Limiter) Settle(ctx context.Context, a *Admission, actualTokens, actual
 	if err := store.Adjust(sctx, changes[:n]); err != nil {
 		l.log.Warn("settling limits failed; counters expire or are re-seeded from the ledger", "error", err.Error())
 	}
+}
+
+// memo remembers per counter key what was done once per budget period.
+// Keys name their period, so entries of past periods are dead weight; the
+// map is cleared when it fills up, which costs at most a repeated ledger
+// query or alert, never a wrong admission.
+type memo[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+const memoSize = 100_000
+
+func (m *memo[V]) get(key string) (V, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.m[key]
+	return v, ok
+}
+
+// add stores v unless key is present, and reports whether it stored it.
+func (m *memo[V]) add(key string, v V) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.m[key]; ok {
+		return false
+	}
+	if m.m == nil || len(m.m) >= memoSize {
+		m.m = make(map[string]V)
+	}
+	m.m[key] = v
+	return true
+}
+
+func (m *memo[V]) remove(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, key)
 }
