@@ -172,9 +172,8 @@ func rawRequest(addr, key string, body []byte) []byte {
 // and reads every response.
 func burst(ctx context.Context, targets []string, key string, body []byte) ([]result, error) {
 	type slot struct {
-		c      net.Conn
-		target int
-		req    []byte
+		c   net.Conn
+		req []byte
 	}
 	slots := make([]slot, len(targets))
 	for i, addr := range targets {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/switchboard-gw/switchboard/bench/internal/proc"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -52,15 +53,15 @@ func runKeys1M(ctx context.Context, h *harness, s *section) error {
 	if err != nil {
 		return err
 	}
-	mp, err := startProc("migrate", logf, childEnv("DATABASE_URL="+dbURL), h.bin, "migrate", "--config", cfg)
+	mp, err := proc.Start("migrate", logf, childEnv("DATABASE_URL="+dbURL), h.bin, "migrate", "--config", cfg)
 	if err != nil {
 		logf.Close()
 		return err
 	}
-	<-mp.done
+	<-mp.Done()
 	logf.Close()
-	if mp.err != nil {
-		return fmt.Errorf("switchboard migrate: %v\n%s", mp.err, tail(logf.Name(), 10))
+	if mp.Err() != nil {
+		return fmt.Errorf("switchboard migrate: %v\n%s", mp.Err(), tail(logf.Name(), 10))
 	}
 	db, err := pgx.Connect(ctx, dbURL)
 	if err != nil {

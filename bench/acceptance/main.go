@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/switchboard-gw/switchboard/bench/internal/proc"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -160,7 +161,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	h := &harness{o: o}
-	defer killAll()
+	defer proc.KillAll()
 	began := time.Now()
 	// Two runs at once would FLUSHDB each other's Redis counters and share
 	// two cores: one run at a time per machine.
@@ -341,7 +342,7 @@ func (h *harness) setup(ctx context.Context) error {
 
 func (h *harness) teardown() {
 	h.runCleanups()
-	killAll()
+	proc.KillAll()
 	if !h.o.keep {
 		h.dropDatabases()
 		if h.tmp != "" {

@@ -5,112 +5,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/switchboard-gw/switchboard/bench/internal/proc"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
-
-// proc is one child process. Every child runs in its own process group with
-// Pdeathsig SIGKILL (so a SIGKILLed harness takes them along) and is tracked
-// in running so that any exit path of the harness kills it.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // the exit status, once done is closed
-}
-
-var running = struct {
-	sync.Mutex
-	m map[*proc]struct{}
-}{m: map[*proc]struct{}{}}
-
-// startProc starts bin with args and env (the complete environment),
-// appending its output to log.
-func startProc(name string, log io.Writer, env []string, bin string, args ...string) (*proc, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	running.Lock()
-	running.m[p] = struct{}{}
-	running.Unlock()
-	go func() {
-		p.err = cmd.Wait()
-		running.Lock()
-		delete(running.m, p)
-		running.Unlock()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill sends SIGKILL to the process group and waits for the exit.
-func (p *proc) kill() {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-	<-p.done
-}
-
-// term sends SIGTERM to the process and waits up to wait for it to exit,
-// then kills it. It reports whether the process exited on its own.
-func (p *proc) term(wait time.Duration) bool {
-	if p == nil || p.exited() {
-		return true
-	}
-	_ = syscall.Kill(p.pid(), syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return true
-	case <-time.After(wait):
-		p.kill()
-		return false
-	}
-}
-
-// killAll kills every child still running (the harness is exiting).
-func killAll() {
-	running.Lock()
-	ps := make([]*proc, 0, len(running.m))
-	for p := range running.m {
-		ps = append(ps, p)
-	}
-	running.Unlock()
-	for _, p := range ps {
-		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-	}
-	for _, p := range ps {
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-		}
-	}
-}
 
 // freePort returns a loopback port that was free a moment ago.
 func freePort() (int, error) {
@@ -141,7 +46,7 @@ type gateway struct {
 	url    string
 	log    *os.File
 	logMu  sync.Mutex
-	p      *proc
+	p      *proc.Proc
 	starts int
 }
 
@@ -178,7 +83,7 @@ func (h *harness) startGateway(ctx context.Context, spec gwSpec) (*gateway, erro
 		return nil, err
 	}
 	g := &gateway{h: h, spec: spec, port: port, url: "http://127.0.0.1:" + strconv.Itoa(port), log: f}
-	h.addCleanup(func() { g.p.kill(); f.Close() })
+	h.addCleanup(func() { g.p.Kill(); f.Close() })
 	if err := g.start(ctx); err != nil {
 		return nil, err
 	}
@@ -198,7 +103,7 @@ func (g *gateway) start(ctx context.Context) error {
 		env = append(env, "SWITCHBOARD_SPILL_DIR="+g.spec.spillDir)
 	}
 	env = append(env, g.spec.env...)
-	p, err := startProc(g.spec.name, g.log, childEnv(env...), g.h.bin,
+	p, err := proc.Start(g.spec.name, g.log, childEnv(env...), g.h.bin,
 		"--config", g.spec.config, "--port", strconv.Itoa(g.port), "--host", "127.0.0.1")
 	if err != nil {
 		return err
@@ -237,8 +142,8 @@ func (g *gateway) waitReady(ctx context.Context, timeout time.Duration, db bool)
 			if err == nil && code == 200 {
 				break
 			}
-			if g.p.exited() {
-				return fmt.Errorf("%s exited during start-up (%v); log: %s\n%s", g.spec.name, g.p.err, g.log.Name(), tail(g.log.Name(), 15))
+			if g.p.Exited() {
+				return fmt.Errorf("%s exited during start-up (%v); log: %s\n%s", g.spec.name, g.p.Err(), g.log.Name(), tail(g.log.Name(), 15))
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("%s: %s not 200 after %v (last: %d %v); log: %s\n%s", g.spec.name, path, timeout, code, err, g.log.Name(), tail(g.log.Name(), 15))
@@ -255,18 +160,18 @@ func (g *gateway) waitReady(ctx context.Context, timeout time.Duration, db bool)
 
 // kill9 kills the replica with SIGKILL.
 func (g *gateway) kill9() {
-	g.logf("=== harness: kill -9 pid %d", g.p.pid())
-	g.p.kill()
+	g.logf("=== harness: kill -9 pid %d", g.p.Pid())
+	g.p.Kill()
 }
 
 // sigterm stops the replica gracefully and waits for it; it reports how long
 // the exit took and whether it exited within wait.
 func (g *gateway) sigterm(wait time.Duration) (time.Duration, bool) {
-	g.logf("=== harness: SIGTERM pid %d", g.p.pid())
+	g.logf("=== harness: SIGTERM pid %d", g.p.Pid())
 	t := time.Now()
-	ok := g.p.term(wait)
+	ok := g.p.Term(wait)
 	d := time.Since(t)
-	g.logf("=== harness: pid exited after %v (graceful=%v, status=%v)", d.Round(time.Millisecond), ok, g.p.err)
+	g.logf("=== harness: pid exited after %v (graceful=%v, status=%v)", d.Round(time.Millisecond), ok, g.p.Err())
 	return d, ok
 }
 

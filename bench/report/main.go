@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/switchboard-gw/switchboard/bench/internal/proc"
 	"math"
 	"os"
 	"os/exec"
@@ -155,10 +156,10 @@ func run() int {
 		logf("signal: stopping")
 		cancel()
 		<-sigs
-		stopAll()
+		proc.KillAll()
 		os.Exit(130)
 	}()
-	defer stopAll() // every exit path, including panics in this goroutine
+	defer proc.KillAll() // every exit path, including panics in this goroutine
 
 	r := &runner{ctx: ctx, o: o, started: time.Now()}
 	if n, err := raiseNoFile(); err != nil {
@@ -175,7 +176,7 @@ func run() int {
 		return 1
 	}
 	defer func() {
-		stopAll() // before deleting the logs they write to
+		proc.KillAll() // before deleting the logs they write to
 		if o.keep {
 			logf("kept %s", r.tmp)
 			return
@@ -327,7 +328,7 @@ func (r *runner) nextTag(what string) string {
 }
 
 // startFake starts a fake upstream with the given latency.
-func (r *runner) startFake(tag string, latency time.Duration) (*proc, string, error) {
+func (r *runner) startFake(tag string, latency time.Duration) (*child, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", err
@@ -347,7 +348,7 @@ func (r *runner) startFake(tag string, latency time.Duration) (*proc, string, er
 // startTarget starts target in front of the fake at upstream and returns
 // the process to measure and the address to load. For direct, that is the
 // fake itself.
-func (r *runner) startTarget(tag, target string, fakeProc *proc, upstream string) (*proc, string, error) {
+func (r *runner) startTarget(tag, target string, fakeProc *child, upstream string) (*child, string, error) {
 	if target == "direct" {
 		return fakeProc, upstream, nil
 	}
@@ -359,7 +360,7 @@ func (r *runner) startTarget(tag, target string, fakeProc *proc, upstream string
 		return nil, "", err
 	}
 	logPath := filepath.Join(r.tmp, tag+"-"+target+".log")
-	var p *proc
+	var p *child
 	ready := tcpReady(addr)
 	switch target {
 	case "fasthttp":
@@ -477,11 +478,11 @@ func (r *runner) runScenario(target string, stream bool, conns int) *scenario {
 
 	type sample struct{ target, fake, self, busy int64 }
 	take := func() (x sample, err error) {
-		if x.target, err = cpuTicks(tp.pid()); err != nil {
+		if x.target, err = cpuTicks(tp.Pid()); err != nil {
 			return x, err
 		}
 		if fk != tp {
-			if x.fake, err = cpuTicks(fk.pid()); err != nil {
+			if x.fake, err = cpuTicks(fk.Pid()); err != nil {
 				return x, err
 			}
 		}
@@ -516,9 +517,9 @@ func (r *runner) runScenario(target string, stream bool, conns int) *scenario {
 			s.bgCores = nanMax(s.bgCores, bg(o0, o1, s.open.Elapsed))
 		}
 	}
-	if tp.exited() {
+	if tp.Exited() {
 		s.err = fmt.Errorf("%s exited during the run:\n%s", target, tp.logTail(20))
-	} else if rss, err := peakRSS(tp.pid()); err == nil {
+	} else if rss, err := peakRSS(tp.Pid()); err == nil {
 		s.rss = rss
 	}
 	if s.err != nil {
@@ -552,10 +553,10 @@ func (r *runner) runInflight(target string, stream bool) *inflightResult {
 	c := r.client(target, addr, stream, 30*time.Second+r.o.inflightLatency)
 	defer c.Close()
 	res.res = c.Closed(r.ctx, loadgen.ClosedOptions{Conns: r.o.inflight, Duration: r.o.inflightDur})
-	if tp.exited() {
+	if tp.Exited() {
 		res.err = fmt.Errorf("%s exited during the run:\n%s", target, tp.logTail(20))
 		r.fail(what, res.err)
-	} else if res.rss, err = peakRSS(tp.pid()); err != nil {
+	} else if res.rss, err = peakRSS(tp.Pid()); err != nil {
 		res.err = err
 		r.fail(what, err)
 	}
@@ -592,7 +593,7 @@ func (r *runner) runTrunc(target string) *truncResult {
 	defer c.Close()
 	d := time.Duration(float64(r.o.trunc) / r.o.truncRate * float64(time.Second))
 	res.res = c.Open(r.ctx, loadgen.OpenOptions{Rate: r.o.truncRate, Duration: d})
-	if tp.exited() {
+	if tp.Exited() {
 		res.err = fmt.Errorf("%s exited during the run:\n%s", target, tp.logTail(20))
 		r.fail(what, res.err)
 	}

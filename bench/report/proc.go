@@ -7,13 +7,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/switchboard-gw/switchboard/bench/internal/proc"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -22,96 +21,38 @@ import (
 // Linux architecture Go supports, whatever the kernel's internal HZ.
 const ticksPerSec = 100
 
-// proc is a child process the report started. All of them are tracked in
-// running so that any exit path (error, signal, panic in main) kills them.
-type proc struct {
-	name    string
-	cmd     *exec.Cmd
+// child is a process the report started, with its log file.
+type child struct {
+	*proc.Proc
 	logPath string
-	done    chan struct{}
 }
 
-var running = struct {
-	sync.Mutex
-	m map[*proc]struct{}
-}{m: map[*proc]struct{}{}}
-
-// startProc runs bin in its own process group with output to logPath.
-// Children inherit the raised RLIMIT_NOFILE (see raiseNoFile). Pdeathsig is
-// a safety net for the case where the report itself is SIGKILLed.
-func startProc(name, logPath, bin string, args ...string) (*proc, error) {
+// startProc runs bin with output to logPath. Children inherit the raised
+// RLIMIT_NOFILE (see raiseNoFile).
+func startProc(name, logPath, bin string, args ...string) (*child, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(name, logf, nil, bin, args...)
+	if err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, err
 	}
-	p := &proc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	running.Lock()
-	running.m[p] = struct{}{}
-	running.Unlock()
-	go func() {
-		cmd.Wait() //nolint:errcheck // exit status is irrelevant: we kill it
-		logf.Close()
-		close(p.done)
-	}()
-	return p, nil
+	go func() { <-p.Done(); logf.Close() }()
+	return &child{Proc: p, logPath: logPath}, nil
 }
 
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
+// stop sends SIGTERM, then SIGKILL after 3 s, and waits for the exit.
+// Safe to call more than once.
+func (p *child) stop() {
+	if p != nil {
+		p.Term(3 * time.Second)
 	}
-}
-
-// stop sends SIGTERM to the process group, then SIGKILL after 3 s, and
-// waits for the exit. Safe to call more than once.
-func (p *proc) stop() {
-	if p == nil {
-		return
-	}
-	if !p.exited() {
-		syscall.Kill(-p.pid(), syscall.SIGTERM) //nolint:errcheck
-		select {
-		case <-p.done:
-		case <-time.After(3 * time.Second):
-			syscall.Kill(-p.pid(), syscall.SIGKILL) //nolint:errcheck
-			<-p.done
-		}
-	}
-	running.Lock()
-	delete(running.m, p)
-	running.Unlock()
-}
-
-// stopAll stops every process still running.
-func stopAll() {
-	running.Lock()
-	ps := make([]*proc, 0, len(running.m))
-	for p := range running.m {
-		ps = append(ps, p)
-	}
-	running.Unlock()
-	var wg sync.WaitGroup
-	for _, p := range ps {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.stop() }()
-	}
-	wg.Wait()
 }
 
 // logTail returns the last n lines of the process's output.
-func (p *proc) logTail(n int) string {
+func (p *child) logTail(n int) string {
 	b, err := os.ReadFile(p.logPath)
 	if err != nil {
 		return ""
@@ -124,17 +65,17 @@ func (p *proc) logTail(n int) string {
 }
 
 // waitReady polls until ready() succeeds, the process exits, or timeout.
-func (p *proc) waitReady(ctx context.Context, timeout time.Duration, ready func() bool) error {
+func (p *child) waitReady(ctx context.Context, timeout time.Duration, ready func() bool) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		if ready() {
 			return nil
 		}
-		if p.exited() {
-			return fmt.Errorf("%s exited during start-up:\n%s", p.name, p.logTail(20))
+		if p.Exited() {
+			return fmt.Errorf("%s exited during start-up:\n%s", p.Name, p.logTail(20))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %v:\n%s", p.name, timeout, p.logTail(20))
+			return fmt.Errorf("%s not ready after %v:\n%s", p.Name, timeout, p.logTail(20))
 		}
 		select {
 		case <-ctx.Done():
