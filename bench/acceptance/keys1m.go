@@ -61,7 +61,7 @@ func runKeys1M(ctx context.Context, h *harness, s *section) error {
 	<-mp.Done()
 	logf.Close()
 	if mp.Err() != nil {
-		return fmt.Errorf("switchboard migrate: %v\n%s", mp.Err(), tail(logf.Name(), 10))
+		return fmt.Errorf("switchboard migrate: %v\n%s", mp.Err(), proc.Tail(logf.Name(), 10))
 	}
 	db, err := pgx.Connect(ctx, dbURL)
 	if err != nil {

@@ -143,10 +143,10 @@ func (g *gateway) waitReady(ctx context.Context, timeout time.Duration, db bool)
 				break
 			}
 			if g.p.Exited() {
-				return fmt.Errorf("%s exited during start-up (%v); log: %s\n%s", g.spec.name, g.p.Err(), g.log.Name(), tail(g.log.Name(), 15))
+				return fmt.Errorf("%s exited during start-up (%v); log: %s\n%s", g.spec.name, g.p.Err(), g.log.Name(), proc.Tail(g.log.Name(), 15))
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%s: %s not 200 after %v (last: %d %v); log: %s\n%s", g.spec.name, path, timeout, code, err, g.log.Name(), tail(g.log.Name(), 15))
+				return fmt.Errorf("%s: %s not 200 after %v (last: %d %v); log: %s\n%s", g.spec.name, path, timeout, code, err, g.log.Name(), proc.Tail(g.log.Name(), 15))
 			}
 			select {
 			case <-ctx.Done():
@@ -214,18 +214,6 @@ func grepLog(path string, subs ...string) []string {
 		}
 	}
 	return out
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // relay is a TCP relay from a loopback port to PostgreSQL that can simulate

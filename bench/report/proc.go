@@ -52,17 +52,7 @@ func (p *child) stop() {
 }
 
 // logTail returns the last n lines of the process's output.
-func (p *child) logTail(n int) string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *child) logTail(n int) string { return proc.Tail(p.logPath, n) }
 
 // waitReady polls until ready() succeeds, the process exits, or timeout.
 func (p *child) waitReady(ctx context.Context, timeout time.Duration, ready func() bool) error {

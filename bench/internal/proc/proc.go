@@ -8,7 +8,9 @@ package proc
 import (
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -112,4 +114,17 @@ func KillAll() {
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// Tail returns the last n lines of a log file ("" if it cannot be read).
+func Tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
