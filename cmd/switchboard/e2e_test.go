@@ -314,6 +314,31 @@ func post(t *testing.T, url, key, body string) *http.Response {
 	return resp
 }
 
+// newKey makes a virtual key with the master key and returns it.
+func (g *gateway) newKey(t *testing.T, body string) string {
+	t.Helper()
+	resp := post(t, g.url+"/key/generate", masterKey, body)
+	defer resp.Body.Close()
+	var out struct{ Key string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Key == "" {
+		t.Fatalf("key/generate %s: %d %v", body, resp.StatusCode, err)
+	}
+	return out.Key
+}
+
+// getJSON GETs path with key and decodes the answer into v.
+func (g *gateway) getJSON(t *testing.T, path, key string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", g.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(v)
+}
+
 func checkEnvelope(t *testing.T, resp *http.Response) {
 	t.Helper()
 	defer resp.Body.Close()
@@ -654,16 +679,7 @@ func TestKeyRateLimits(t *testing.T) {
     litellm_params: {model: mock/slow, mock_latency_ms: 2000}
 general_settings:
   master_key: `+masterKey+"\n", nil)
-	newKey := func(body string) string {
-		resp := post(t, g.url+"/key/generate", masterKey, body)
-		defer resp.Body.Close()
-		var out struct{ Key string }
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if out.Key == "" {
-			t.Fatalf("generate %s: %d", body, resp.StatusCode)
-		}
-		return out.Key
-	}
+	newKey := func(body string) string { return g.newKey(t, body) }
 	chat := func(key, model string) *http.Response {
 		return post(t, g.url+"/v1/chat/completions", key, `{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`)
 	}
@@ -725,20 +741,14 @@ general_settings:
 	db := "DATABASE_URL=" + filepath.Join(t.TempDir(), "shared.db")
 	a := start(t, cfg, nil, db, "SWITCHBOARD_SPILL_DIR="+t.TempDir())
 	b := start(t, cfg, nil, db, "SWITCHBOARD_SPILL_DIR="+t.TempDir())
-	resp := post(t, a.url+"/key/generate", masterKey, `{"rpm_limit":4}`)
-	var out struct{ Key string }
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
-	if out.Key == "" {
-		t.Fatalf("generate: %d", resp.StatusCode)
-	}
+	key := a.newKey(t, `{"rpm_limit":4}`)
 	ok := 0
 	for i := 0; i < 10; i++ {
 		g := a
 		if i%2 == 1 {
 			g = b
 		}
-		resp := post(t, g.url+"/v1/chat/completions", out.Key, `{"model":"demo","messages":[{"role":"user","content":"hi"}]}`)
+		resp := post(t, g.url+"/v1/chat/completions", key, `{"model":"demo","messages":[{"role":"user","content":"hi"}]}`)
 		resp.Body.Close()
 		switch resp.StatusCode {
 		case 200:
@@ -754,16 +764,14 @@ general_settings:
 
 	// A budget covering exactly 4 requests (each reserves exactly its cost)
 	// under 40 concurrent requests, half to each replica.
-	resp = post(t, b.url+"/key/generate", masterKey, `{"max_budget":0.08}`)
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
+	budgeted := b.newKey(t, `{"max_budget":0.08}`)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	statuses := map[int]int{}
 	for i := range 40 {
 		g := []*gateway{a, b}[i%2]
 		wg.Go(func() {
-			resp := post(t, g.url+"/v1/chat/completions", out.Key, `{"model":"priced","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+			resp := post(t, g.url+"/v1/chat/completions", budgeted, `{"model":"priced","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
 			resp.Body.Close()
 			mu.Lock()
 			statuses[resp.StatusCode]++
@@ -776,10 +784,10 @@ general_settings:
 	}
 
 	// Blocked on a, refused by b on its next request (b has the key cached).
-	resp = post(t, a.url+"/key/block", masterKey, `{"key":"`+out.Key+`"}`)
+	resp := post(t, a.url+"/key/block", masterKey, `{"key":"`+budgeted+`"}`)
 	resp.Body.Close()
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		resp := post(t, b.url+"/v1/chat/completions", out.Key, `{"model":"demo","messages":[{"role":"user","content":"hi"}]}`)
+		resp := post(t, b.url+"/v1/chat/completions", budgeted, `{"model":"demo","messages":[{"role":"user","content":"hi"}]}`)
 		resp.Body.Close()
 		if resp.StatusCode == 401 {
 			break
@@ -830,12 +838,9 @@ general_settings:
 	dir := t.TempDir()
 	env := []string{"DATABASE_URL=" + filepath.Join(dir, "ledger.db"), "SWITCHBOARD_SPILL_DIR=" + filepath.Join(dir, "spill")}
 	g := start(t, cfg, nil, env...)
-	resp := post(t, g.url+"/key/generate", masterKey, `{"key_alias":"ledger"}`)
-	var gen struct{ Key string }
-	_ = json.NewDecoder(resp.Body).Decode(&gen)
-	resp.Body.Close()
+	key := g.newKey(t, `{"key_alias":"ledger"}`)
 	for _, stream := range []string{"false", "true"} {
-		resp := post(t, g.url+"/v1/chat/completions", gen.Key, `{"model":"priced","stream":`+stream+`,"messages":[{"role":"user","content":"hi"}]}`)
+		resp := post(t, g.url+"/v1/chat/completions", key, `{"model":"priced","stream":`+stream+`,"messages":[{"role":"user","content":"hi"}]}`)
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
@@ -851,38 +856,24 @@ general_settings:
 	deadline := time.Now().Add(5 * time.Second)
 	for info.Info.Spend < 0.04 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
-		req, _ := http.NewRequest("GET", g.url+"/key/info", nil)
-		req.Header.Set("Authorization", "Bearer "+gen.Key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&info)
-		resp.Body.Close()
+		g.getJSON(t, "/key/info", key, &info)
 	}
 	if info.Info.Spend != 0.04 {
 		t.Fatalf("key spend = %v, want exactly 0.04 (2 requests × (10×0.001 + 5×0.002))", info.Info.Spend)
 	}
 
 	// A request answered just before SIGTERM is flushed on the way out.
-	resp = post(t, g.url+"/v1/chat/completions", gen.Key, `{"model":"priced","messages":[{"role":"user","content":"last"}]}`)
+	resp := post(t, g.url+"/v1/chat/completions", key, `{"model":"priced","messages":[{"role":"user","content":"last"}]}`)
 	resp.Body.Close()
 	lastID := resp.Header.Get("x-request-id")
 	_ = g.cmd.Process.Signal(syscall.SIGTERM)
 	<-g.done
 	g2 := start(t, cfg, nil, env...)
-	req, _ := http.NewRequest("GET", g2.url+"/spend/logs?api_key="+gen.Key, nil)
-	req.Header.Set("Authorization", "Bearer "+masterKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rows []struct {
 		RequestID string  `json:"request_id"`
 		Spend     float64 `json:"spend"`
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&rows)
-	resp.Body.Close()
+	g2.getJSON(t, "/spend/logs?api_key="+key, masterKey, &rows)
 	found := false
 	for _, r := range rows {
 		found = found || r.RequestID == lastID
@@ -905,15 +896,7 @@ func TestBudgetEnforced(t *testing.T) {
 general_settings:
   master_key: ` + masterKey + "\n"
 	g := start(t, cfg, nil)
-	generate := func(body string) string {
-		resp := post(t, g.url+"/key/generate", masterKey, body)
-		defer resp.Body.Close()
-		var gen struct{ Key string }
-		if err := json.NewDecoder(resp.Body).Decode(&gen); err != nil || gen.Key == "" {
-			t.Fatalf("key/generate %s: %d %v", body, resp.StatusCode, err)
-		}
-		return gen.Key
-	}
+	generate := func(body string) string { return g.newKey(t, body) }
 	key := generate(`{"max_budget":0.2}`)
 	const body = `{"model":"priced","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`
 	var wg sync.WaitGroup
@@ -942,15 +925,8 @@ general_settings:
 	}
 	var spend float64
 	for deadline := time.Now().Add(5 * time.Second); spend != 0.2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		req, _ := http.NewRequest("GET", g.url+"/key/info", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var info struct{ Info struct{ Spend float64 } }
-		_ = json.NewDecoder(resp.Body).Decode(&info)
-		resp.Body.Close()
+		g.getJSON(t, "/key/info", key, &info)
 		spend = info.Info.Spend
 	}
 	if spend != 0.2 {
@@ -988,24 +964,11 @@ func TestBudgetReset(t *testing.T) {
 general_settings:
   master_key: ` + masterKey + "\n"
 	g := start(t, cfg, nil, "PROXY_BUDGET_RESCHEDULER_MIN_TIME=0.2")
-	resp := post(t, g.url+"/key/generate", masterKey, `{"max_budget":10,"budget_duration":"2s"}`)
-	var gen struct{ Key string }
-	_ = json.NewDecoder(resp.Body).Decode(&gen)
-	resp.Body.Close()
-	resp = post(t, g.url+"/v1/chat/completions", gen.Key, `{"model":"priced","messages":[{"role":"user","content":"hi"}]}`)
+	key := g.newKey(t, `{"max_budget":10,"budget_duration":"2s"}`)
+	resp := post(t, g.url+"/v1/chat/completions", key, `{"model":"priced","messages":[{"role":"user","content":"hi"}]}`)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("request: %d", resp.StatusCode)
-	}
-	get := func(path, key string, v any) {
-		req, _ := http.NewRequest("GET", g.url+path, nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		_ = json.NewDecoder(resp.Body).Decode(v)
 	}
 	// The spend is in the key once its ledger row is (the same
 	// transaction); from then on, spend 0 means a reset ran. Polling for
@@ -1015,12 +978,12 @@ general_settings:
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !reset; time.Sleep(50 * time.Millisecond) {
 		if !rowSeen {
 			var rows []json.RawMessage
-			get("/spend/logs?api_key="+gen.Key, masterKey, &rows)
+			g.getJSON(t, "/spend/logs?api_key="+key, masterKey, &rows)
 			rowSeen = len(rows) == 1
 			continue
 		}
 		var info struct{ Info struct{ Spend float64 } }
-		get("/key/info", gen.Key, &info)
+		g.getJSON(t, "/key/info", key, &info)
 		reset = info.Info.Spend == 0
 	}
 	if !rowSeen || !reset {
