@@ -122,11 +122,29 @@ type Admission struct {
 	local     bool // admitted against the per-replica fallback
 }
 
-// limitInfo says what a counter is, for messages and alerts.
+// limitInfo says what a counter is, for messages and alerts. Its parts are
+// kept apart and joined only for a refusal, so admitting builds no message
+// strings.
 type limitInfo struct {
-	who  string // "key", "team t1", "user u1", "end user c1"
-	what string // "requests per minute", "budget", "budget for gpt-4o"
-	soft int64  // soft budget, 0 = none
+	of    entity
+	what  string // "requests per minute", "budget", ...
+	model string // the model a per-model limit is for, else ""
+	soft  int64  // soft budget, 0 = none
+}
+
+// who names the entity: "key" (never its hash), "team t1", "end user c1".
+func (i *limitInfo) who() string {
+	if i.of.prefix == keyBase {
+		return i.of.name
+	}
+	return i.of.name + " " + i.of.id
+}
+
+// entity is whose limits a counter enforces.
+type entity struct {
+	prefix string // counter key prefix: keyBase, teamBase, ...
+	id     string
+	name   string // "key", "team", "user", "end user"
 }
 
 // Held reports whether the request holds anything to settle.
@@ -141,37 +159,37 @@ func (l *Limiter) Admit(ctx context.Context, r *Request, a *Admission) error {
 	}
 	now := l.now()
 	if k := r.Principal.Key; k != nil {
-		base := keyBase + k.TokenHash
-		a.rates(base, "key", r.Tokens, k.RPMLimit, k.TPMLimit, k.MaxParallelRequests)
+		e := entity{keyBase, k.TokenHash, "key"}
+		a.rates(e, r.Tokens, k.RPMLimit, k.TPMLimit, k.MaxParallelRequests)
 		if v, ok := k.ModelRPMLimit[r.Model]; ok {
-			a.add(counter.Limit{Key: base + ":m:" + r.Model + ":rpm", Kind: counter.Requests, Max: v, Amount: 1, Window: Window},
-				limitInfo{who: "key", what: "requests per minute for " + r.Model})
+			a.add(counter.Limit{Key: e.prefix + e.id + ":m:" + r.Model + ":rpm", Kind: counter.Requests, Max: v, Amount: 1, Window: Window},
+				limitInfo{of: e, what: "requests per minute", model: r.Model})
 		}
 		if v, ok := k.ModelTPMLimit[r.Model]; ok {
-			a.add(counter.Limit{Key: base + ":m:" + r.Model + ":tpm", Kind: counter.Tokens, Max: v, Amount: r.Tokens, Window: Window},
-				limitInfo{who: "key", what: "tokens per minute for " + r.Model})
+			a.add(counter.Limit{Key: e.prefix + e.id + ":m:" + r.Model + ":tpm", Kind: counter.Tokens, Max: v, Amount: r.Tokens, Window: Window},
+				limitInfo{of: e, what: "tokens per minute", model: r.Model})
 		}
-		a.budget(now, base, "key", budget{k.MaxBudget, k.SoftBudget, k.Spend, k.BudgetDuration, k.BudgetResetAt})
+		a.budget(now, e, budget{k.MaxBudget, k.SoftBudget, k.Spend, k.BudgetDuration, k.BudgetResetAt})
 		if mb, ok := k.ModelMaxBudget[r.Model]; ok {
-			if err := l.modelBudget(ctx, now, a, k.TokenHash, r.Model, mb); err != nil {
+			if err := l.modelBudget(ctx, now, a, e, r.Model, mb); err != nil {
 				return err
 			}
 		}
 	}
 	if t := r.Principal.Team; t != nil {
-		base := teamBase + t.TeamID
-		a.rates(base, "team "+t.TeamID, r.Tokens, t.RPMLimit, t.TPMLimit, t.MaxParallelRequests)
-		a.budget(now, base, "team "+t.TeamID, budget{t.MaxBudget, t.SoftBudget, t.Spend, t.BudgetDuration, t.BudgetResetAt})
+		e := entity{teamBase, t.TeamID, "team"}
+		a.rates(e, r.Tokens, t.RPMLimit, t.TPMLimit, t.MaxParallelRequests)
+		a.budget(now, e, budget{t.MaxBudget, t.SoftBudget, t.Spend, t.BudgetDuration, t.BudgetResetAt})
 	}
 	if u := r.Principal.User; u != nil {
-		base := userBase + u.UserID
-		a.rates(base, "user "+u.UserID, r.Tokens, u.RPMLimit, u.TPMLimit, u.MaxParallelRequests)
-		a.budget(now, base, "user "+u.UserID, budget{u.MaxBudget, nil, u.Spend, u.BudgetDuration, u.BudgetResetAt})
+		e := entity{userBase, u.UserID, "user"}
+		a.rates(e, r.Tokens, u.RPMLimit, u.TPMLimit, u.MaxParallelRequests)
+		a.budget(now, e, budget{u.MaxBudget, nil, u.Spend, u.BudgetDuration, u.BudgetResetAt})
 	}
 	if c := r.Customer; c != nil {
-		base := endUserBase + c.UserID
-		a.rates(base, "end user "+c.UserID, r.Tokens, c.RPMLimit, c.TPMLimit, nil)
-		a.budget(now, base, "end user "+c.UserID, budget{c.MaxBudget, nil, c.Spend, c.BudgetDuration, c.BudgetResetAt})
+		e := entity{endUserBase, c.UserID, "end user"}
+		a.rates(e, r.Tokens, c.RPMLimit, c.TPMLimit, nil)
+		a.budget(now, e, budget{c.MaxBudget, nil, c.Spend, c.BudgetDuration, c.BudgetResetAt})
 	}
 	if a.n == 0 {
 		return nil
@@ -235,7 +253,7 @@ func (l *Limiter) decide(a *Admission) error {
 			return budgetExceeded(about, lim, a.decision.Remaining[i])
 		}
 		e := &provider.Error{Status: 429, Type: "rate_limit_error", Code: "429",
-			Message:    "Rate limit exceeded for " + about.who + ": " + about.what + ", limit " + strconv.FormatInt(lim.Max, 10),
+			Message:    "Rate limit exceeded for " + about.who() + ": " + about.what + forModel(about.model, " for ") + ", limit " + strconv.FormatInt(lim.Max, 10),
 			RetryAfter: a.decision.RetryAfter}
 		if lim.Kind == counter.Concurrency {
 			e.RetryAfter = time.Second
@@ -260,7 +278,7 @@ func (l *Limiter) decide(a *Admission) error {
 // spend so far, that does not fit.
 func budgetExceeded(about *limitInfo, lim *counter.Limit, remaining int64) error {
 	spent := lim.Max - remaining
-	msg := "Budget has been exceeded! " + about.who + " " + about.what + ": Current cost: " + usd(spent) + ", Max budget: " + usd(lim.Max)
+	msg := "Budget has been exceeded! " + about.who() + " " + about.what + forModel(about.model, " for model=") + ": Current cost: " + usd(spent) + ", Max budget: " + usd(lim.Max)
 	if spent < lim.Max {
 		msg += ". This request could cost up to " + usd(lim.Amount) + ", more than the " + usd(remaining) +
 			" left; lower max_tokens to fit the remaining budget"
@@ -274,7 +292,15 @@ func (l *Limiter) softBudgetCrossed(lim *counter.Limit, about *limitInfo, spent 
 	if !l.soft.add(lim.Key, struct{}{}) {
 		return
 	}
-	l.log.Warn("budget alert", "event", "soft_budget_crossed", "entity", about.who, "spend", usd(spent), "soft_budget", usd(about.soft))
+	l.log.Warn("budget alert", "event", "soft_budget_crossed", "entity", about.who(), "spend", usd(spent), "soft_budget", usd(about.soft))
+}
+
+// forModel is the suffix naming a per-model limit's model.
+func forModel(model, sep string) string {
+	if model == "" {
+		return ""
+	}
+	return sep + model
 }
 
 func usd(micro int64) string { return strconv.FormatFloat(float64(micro)/1e6, 'f', -1, 64) }
@@ -288,15 +314,15 @@ func (a *Admission) add(lim counter.Limit, about limitInfo) {
 }
 
 // rates adds an entity's requests, tokens and parallel-request limits.
-func (a *Admission) rates(base, who string, tokens int64, rpm, tpm, parallel *int64) {
+func (a *Admission) rates(e entity, tokens int64, rpm, tpm, parallel *int64) {
 	if rpm != nil {
-		a.add(counter.Limit{Key: base + ":rpm", Kind: counter.Requests, Max: *rpm, Amount: 1, Window: Window}, limitInfo{who: who, what: "requests per minute"})
+		a.add(counter.Limit{Key: e.prefix + e.id + ":rpm", Kind: counter.Requests, Max: *rpm, Amount: 1, Window: Window}, limitInfo{of: e, what: "requests per minute"})
 	}
 	if tpm != nil {
-		a.add(counter.Limit{Key: base + ":tpm", Kind: counter.Tokens, Max: *tpm, Amount: tokens, Window: Window}, limitInfo{who: who, what: "tokens per minute"})
+		a.add(counter.Limit{Key: e.prefix + e.id + ":tpm", Kind: counter.Tokens, Max: *tpm, Amount: tokens, Window: Window}, limitInfo{of: e, what: "tokens per minute"})
 	}
 	if parallel != nil {
-		a.add(counter.Limit{Key: base + ":par", Kind: counter.Concurrency, Max: *parallel, Amount: 1, Window: slotTTL}, limitInfo{who: who, what: "parallel requests"})
+		a.add(counter.Limit{Key: e.prefix + e.id + ":par", Kind: counter.Concurrency, Max: *parallel, Amount: 1, Window: slotTTL}, limitInfo{of: e, what: "parallel requests"})
 	}
 }
 
@@ -312,7 +338,7 @@ type budget struct {
 // counter's key names the period's end (the same instant on every replica),
 // so a reset is a new counter: exact and atomic, with nothing to zero. The
 // counter starts from the record's spend.
-func (a *Admission) budget(now time.Time, base, who string, b budget) {
+func (a *Admission) budget(now time.Time, e entity, b budget) {
 	if b.max == nil && b.soft == nil {
 		return
 	}
@@ -320,12 +346,12 @@ func (a *Admission) budget(now time.Time, base, who string, b budget) {
 	if b.max != nil {
 		lim.Max = min(max(*b.max, 0), trackOnly)
 	}
-	about := limitInfo{who: who, what: "budget"}
+	about := limitInfo{of: e, what: "budget"}
 	if b.soft != nil && *b.soft > 0 {
 		about.soft = *b.soft
 	}
 	var current, ok bool
-	lim.Key, lim.Window, current, ok = budgetKey(now, base, b.duration, b.resetAt)
+	lim.Key, lim.Window, current, ok = budgetKey(now, e.prefix+e.id, b.duration, b.resetAt)
 	if !ok {
 		return // a duration the store refuses never reaches a record
 	}
@@ -385,8 +411,8 @@ func (l *Limiter) ForgetBudget(ctx context.Context, kind, id, duration string, r
 // modelBudget adds a key's budget for one model (model_max_budget). The
 // store keeps no per-model spend on the key, so the counter is seeded from
 // the ledger, once per period and process.
-func (l *Limiter) modelBudget(ctx context.Context, now time.Time, a *Admission, keyHash, model string, mb store.ModelBudget) error {
-	lim := counter.Limit{Kind: counter.Budget, Max: min(max(mb.MaxBudget, 0), trackOnly), Key: keyBase + keyHash + ":m:" + model + ":budget", Window: lifetimeTTL}
+func (l *Limiter) modelBudget(ctx context.Context, now time.Time, a *Admission, key entity, model string, mb store.ModelBudget) error {
+	lim := counter.Limit{Kind: counter.Budget, Max: min(max(mb.MaxBudget, 0), trackOnly), Key: key.prefix + key.id + ":m:" + model + ":budget", Window: lifetimeTTL}
 	var since time.Time
 	if mb.BudgetDuration != "" {
 		start, end, err := store.Period(now, mb.BudgetDuration)
@@ -401,7 +427,7 @@ func (l *Limiter) modelBudget(ctx context.Context, now time.Time, a *Admission, 
 		if v, ok := l.seeds.get(lim.Key); ok {
 			lim.Seed = v
 		} else {
-			spent, err := l.ledger.KeyModelSpend(ctx, keyHash, model, since)
+			spent, err := l.ledger.KeyModelSpend(ctx, key.id, model, since)
 			if err != nil {
 				// Without the spend so far the budget cannot be checked.
 				return &provider.Error{Status: 503, Type: "budget_unavailable", Code: "503", RetryAfter: time.Second,
@@ -411,7 +437,7 @@ func (l *Limiter) modelBudget(ctx context.Context, now time.Time, a *Admission, 
 			l.seeds.add(lim.Key, lim.Seed)
 		}
 	}
-	a.add(lim, limitInfo{who: "key", what: "budget for model=" + model})
+	a.add(lim, limitInfo{of: key, what: "budget", model: model})
 	return nil
 }
 
