@@ -28,7 +28,7 @@ func NextReset(from time.Time, duration string) (time.Time, error) {
 	day := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
 	switch unit {
 	case "s", "m", "h":
-		step := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit] * time.Duration(n)
+		step := clockUnits[unit] * time.Duration(n)
 		// Truncate aligns to multiples of step since the zero time, which for
 		// steps dividing a day are wall-clock boundaries in UTC.
 		return from.Truncate(step).Add(step), nil
@@ -64,7 +64,7 @@ func Period(at time.Time, duration string) (start, end time.Time, err error) {
 	floor := func(i, n int64) int64 { return i - ((i%n)+n)%n }
 	switch {
 	case unit == "s" || unit == "m" || unit == "h":
-		step := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit] * time.Duration(n)
+		step := clockUnits[unit] * time.Duration(n)
 		start = at.Truncate(step)
 		return start, start.Add(step), nil
 	case unit == "w" || unit == "d" && n == 7:
@@ -91,6 +91,9 @@ func Period(at time.Time, duration string) (start, end time.Time, err error) {
 		return start, start.AddDate(0, 0, n), nil
 	}
 }
+
+// clockUnits are the units whose windows are fixed lengths of time.
+var clockUnits = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}
 
 // ValidDuration reports whether NextReset accepts d.
 func ValidDuration(d string) bool {
