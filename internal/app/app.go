@@ -230,6 +230,7 @@ func deployments(cfg *config.Config, client *upstream.Client, env func(string) (
 			Timeout:       time.Duration(p.Timeout),
 			StreamTimeout: time.Duration(p.StreamTimeout),
 			Extra:         p.Extra,
+			DropParams:    dropParams(p.DropParams, cfg.LiteLLMSettings.DropParams),
 		}
 		if d.Timeout == 0 {
 			d.Timeout = time.Duration(cfg.RouterSettings.Timeout)
@@ -255,6 +256,12 @@ func deployments(cfg *config.Config, client *upstream.Client, env func(string) (
 				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, openaicompat.Codec{}, openaicompat.Ops...)
 			}
 			d.Impl = httpProviders[m.Provider]
+		// Translating providers: one case each.
+		// case anthropic
+		// case gemini / vertex_ai
+		// case bedrock
+		// case cohere
+		// case ollama
 		default:
 			log.Warn("provider is not implemented yet: requests to this model will fail with 501", "model_name", m.ModelName, "provider", m.Provider)
 			d.Impl = unavailable{name: m.Provider}
@@ -270,6 +277,14 @@ func deployments(cfg *config.Config, client *upstream.Client, env func(string) (
 		out = append(out, router.Weighted{Deployment: d, Weight: w})
 	}
 	return out, errors.Join(problems...)
+}
+
+// dropParams is the deployment's drop_params, else the global one.
+func dropParams(deployment, global *bool) bool {
+	if deployment != nil {
+		return *deployment
+	}
+	return global != nil && *global
 }
 
 // unavailable serves deployments of providers this build does not speak yet,

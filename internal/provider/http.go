@@ -31,6 +31,22 @@ type Codec interface {
 	NewStreamDecoder(c *Call) StreamDecoder
 }
 
+// EventReader splits a streamed upstream body into events. sse.Reader is
+// the default; a codec whose provider streams another framing (NDJSON, the
+// AWS event stream) implements FramedCodec and presents each frame as an
+// sse.Event (Name: the event type, Data: the payload).
+type EventReader interface {
+	Next() (sse.Event, error)
+	// Buffered reports whether another event may be ready without a read.
+	Buffered() bool
+}
+
+// FramedCodec is a Codec whose streams are not SSE.
+type FramedCodec interface {
+	Codec
+	NewEventReader(body io.Reader) EventReader
+}
+
 // StreamDecoder turns upstream SSE events into client-ready bytes.
 type StreamDecoder interface {
 	// Event appends the client bytes for one upstream event to dst; done
@@ -94,6 +110,12 @@ func (h *HTTP) Send(ctx context.Context, c *Call, res *Result) error {
 		return err
 	}
 	d := c.Deployment
+	if d.Signer != nil {
+		if err := d.Signer.Sign(ctx, req); err != nil {
+			upstream.ReleaseRequest(req)
+			return credentialError(c, err)
+		}
+	}
 	start := time.Now()
 	resp, err := h.client.Do(ctx, req, upstream.DoOptions{Stream: streamed, FirstByteTimeout: d.StreamTimeout, Timeout: d.Timeout})
 	upstream.ReleaseRequest(req)
@@ -130,10 +152,28 @@ func (h *HTTP) Send(ctx context.Context, c *Call, res *Result) error {
 	default:
 		s := sseStreams.Get().(*sseStream)
 		s.resp, s.dec, s.finished = resp, h.codec.NewStreamDecoder(c), false
-		s.r.Reset(resp.BodyStream())
+		if fc, ok := h.codec.(FramedCodec); ok {
+			s.events = fc.NewEventReader(resp.BodyStream())
+		} else {
+			s.sse.Reset(resp.BodyStream())
+			s.events = s.sse
+		}
 		res.ContentType, res.Stream = "text/event-stream", s
 	}
 	return nil
+}
+
+// credentialError is a failure to sign a request: the deployment's
+// credentials are missing, expired or could not be refreshed. Another
+// deployment may have working ones.
+func credentialError(c *Call, err error) *Error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return &Error{Status: http.StatusBadGateway, Type: "api_error", Code: "upstream_credentials",
+		Message:   "could not authenticate to " + c.Deployment.Provider + " for model " + c.Deployment.ModelName + ": " + Redact(err.Error(), c.Deployment.APIKey),
+		Retryable: true, Cause: err}
 }
 
 // transportError classifies a failure to get an answer at all.
@@ -186,12 +226,13 @@ func parseRetryAfter(v []byte) time.Duration {
 // pooled with its reader, whose buffer is the largest per-stream allocation.
 type sseStream struct {
 	resp     *upstream.Response
-	r        *sse.Reader
+	sse      *sse.Reader // kept across uses; events is it for SSE upstreams
+	events   EventReader
 	dec      StreamDecoder
 	finished bool
 }
 
-var sseStreams = sync.Pool{New: func() any { return &sseStream{r: sse.NewReader(nil, 0)} }}
+var sseStreams = sync.Pool{New: func() any { return &sseStream{sse: sse.NewReader(nil, 0)} }}
 
 func (s *sseStream) Next(dst []byte) ([]byte, error) {
 	if s.finished {
@@ -199,7 +240,7 @@ func (s *sseStream) Next(dst []byte) ([]byte, error) {
 	}
 	start := len(dst)
 	for {
-		ev, err := s.r.Next()
+		ev, err := s.events.Next()
 		if err != nil {
 			s.finished = true
 			return dst, truncated(err)
@@ -216,7 +257,7 @@ func (s *sseStream) Next(dst []byte) ([]byte, error) {
 		}
 		// Events that arrived together leave together: each is sent as soon
 		// as it is here, but one write for several saves a syscall apiece.
-		if len(dst) > start && (len(dst) >= coalesceLimit || !s.r.Buffered()) {
+		if len(dst) > start && (len(dst) >= coalesceLimit || !s.events.Buffered()) {
 			return dst, nil
 		}
 	}
@@ -232,14 +273,14 @@ func (s *sseStream) Usage() openai.Usage { return s.dec.Usage() }
 func (s *sseStream) Close() {
 	if s.finished {
 		for {
-			if _, err := s.r.Next(); err != nil {
+			if _, err := s.events.Next(); err != nil {
 				break
 			}
 		}
 	}
 	s.resp.Release()
-	s.r.Reset(nil)
-	s.resp, s.dec = nil, nil
+	s.sse.Reset(nil)
+	s.resp, s.dec, s.events = nil, nil, nil
 	sseStreams.Put(s)
 }
 

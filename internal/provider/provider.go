@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/openai"
+	"github.com/switchboard-gw/switchboard/internal/upstream"
 )
 
 // Op is the API operation a request asks for.
@@ -84,12 +85,27 @@ type Deployment struct {
 
 	Extra map[string]any // provider-specific litellm_params
 
+	// DropParams: parameters the provider cannot honour are dropped instead
+	// of refused (litellm_settings.drop_params or the deployment's own).
+	DropParams bool
+
+	// Signer authenticates each upstream request after it is built (SigV4,
+	// Google OAuth tokens); nil when static headers suffice.
+	Signer Signer
+
 	// Private is what the provider precomputed for this deployment at start
 	// (URLs, headers), so building a request does no string work.
 	Private any
 
 	// Impl is the provider that serves this deployment.
 	Impl Provider
+}
+
+// Signer adds credentials to a built upstream request. It is kept apart
+// from translation so that codecs stay pure functions of the request, and
+// so that a credential refresh can honour the request's context.
+type Signer interface {
+	Sign(ctx context.Context, req *upstream.Request) error
 }
 
 // Call is the input of one attempt against one deployment.

@@ -38,6 +38,8 @@ type Meta struct {
 	Status       int               `json:"upstream_status"`  // default 200
 	UpHeaders    map[string]string `json:"upstream_headers"` // upstream response headers
 	CutAfter     int               `json:"cut_after"`        // cut the upstream stream after N events
+	Extra        map[string]any    `json:"extra"`            // provider-specific litellm_params
+	DropParams   bool              `json:"drop_params"`      // the deployment drops unsupported params
 }
 
 // Files in a case directory. The request and upstream response are inputs;
@@ -58,8 +60,48 @@ const (
 // Prepare turns a case's deployment into a ready provider.
 type Prepare func(d *provider.Deployment) (provider.Provider, error)
 
+// Option adjusts RunGolden.
+type Option func(*options)
+
+type options struct {
+	streams []streamFile
+}
+
+type streamFile struct {
+	name   string
+	encode func([]byte) ([][]byte, error)
+}
+
+// WithStreamFile lets a case's recorded stream be upstream_response.<ext>
+// in a provider's own framing: encode turns the file into the events the
+// fake upstream writes one at a time (NDJSON lines, AWS event-stream frames
+// built from a readable description, ...). A case's upstream_headers should
+// then give the provider's Content-Type.
+func WithStreamFile(ext string, encode func(file []byte) ([][]byte, error)) Option {
+	return func(o *options) { o.streams = append(o.streams, streamFile{"upstream_response." + ext, encode}) }
+}
+
+// SplitLines cuts an NDJSON transcript into lines, each keeping its '\n'.
+func SplitLines(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			out = append(out, b)
+			break
+		}
+		out = append(out, b[:i+1])
+		b = b[i+1:]
+	}
+	return out, nil
+}
+
 // RunGolden runs every case under dir (one t.Run per sub-directory).
-func RunGolden(t *testing.T, dir string, prepare Prepare) {
+func RunGolden(t *testing.T, dir string, prepare Prepare, opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -70,7 +112,7 @@ func RunGolden(t *testing.T, dir string, prepare Prepare) {
 			continue
 		}
 		caseDir := filepath.Join(dir, e.Name())
-		t.Run(e.Name(), func(t *testing.T) { runCase(t, caseDir, prepare) })
+		t.Run(e.Name(), func(t *testing.T) { runCase(t, caseDir, prepare, &o) })
 	}
 }
 
@@ -78,7 +120,7 @@ var opsByName = map[string]provider.Op{"": provider.OpChat, "chat": provider.OpC
 	"embedding": provider.OpEmbedding, "image_generation": provider.OpImageGeneration, "speech": provider.OpSpeech,
 	"transcription": provider.OpTranscription, "translation": provider.OpTranslation, "moderation": provider.OpModeration, "rerank": provider.OpRerank}
 
-func runCase(t *testing.T, dir string, prepare Prepare) {
+func runCase(t *testing.T, dir string, prepare Prepare, o *options) {
 	var m Meta
 	if err := json.Unmarshal(mustRead(t, dir, fileMeta), &m); err != nil {
 		t.Fatalf("%s: %v", fileMeta, err)
@@ -90,6 +132,10 @@ func runCase(t *testing.T, dir string, prepare Prepare) {
 	reply := Reply{Status: m.Status, Header: m.UpHeaders, CutAfter: m.CutAfter}
 	if b, err := os.ReadFile(filepath.Join(dir, fileUpstreamSSE)); err == nil {
 		reply.Events = SplitEvents(b)
+	} else if sf, b := findStreamFile(dir, o); sf != nil {
+		if reply.Events, err = sf.encode(b); err != nil {
+			t.Fatalf("%s: %v", sf.name, err)
+		}
 	} else {
 		reply.Body = mustRead(t, dir, fileUpstreamJSON)
 	}
@@ -99,7 +145,8 @@ func runCase(t *testing.T, dir string, prepare Prepare) {
 		m.ClientModel = "test-model"
 	}
 	d := &provider.Deployment{ID: "dep-1", ModelName: m.ClientModel, Provider: m.Provider, Model: m.Model,
-		APIBase: up.URL + m.APIBasePath, APIKey: provider.Secret(m.APIKey), APIVersion: m.APIVersion, Organization: m.Organization}
+		APIBase: up.URL + m.APIBasePath, APIKey: provider.Secret(m.APIKey), APIVersion: m.APIVersion, Organization: m.Organization,
+		Extra: m.Extra, DropParams: m.DropParams}
 	keys := make([]string, 0, len(m.Headers))
 	for k := range m.Headers {
 		keys = append(keys, k)
@@ -176,6 +223,15 @@ func runCase(t *testing.T, dir string, prepare Prepare) {
 	default:
 		check(t, dir, fileResponseJSON, out)
 	}
+}
+
+func findStreamFile(dir string, o *options) (*streamFile, []byte) {
+	for i := range o.streams {
+		if b, err := os.ReadFile(filepath.Join(dir, o.streams[i].name)); err == nil {
+			return &o.streams[i], b
+		}
+	}
+	return nil, nil
 }
 
 // renderRequest shows what reached the upstream: request line, the headers
