@@ -38,6 +38,11 @@ type ChunkInfo struct {
 	// IsError: a non-null top-level "error" (a mid-stream error event).
 	IsError bool
 	Usage   Usage
+	// Text is the generated text the chunk carries, still JSON-escaped
+	// (the inside of the first choice's delta.content, or of its "text" in
+	// a completions stream), kept only to count tokens when the upstream
+	// never reports usage. It points into the scanned bytes.
+	Text []byte
 }
 
 // ScanUsage reads the top-level "usage" member of a JSON object (a whole
@@ -205,7 +210,7 @@ func laxSkipScalar(b []byte, i int) int {
 }
 
 // scanChoices walks the "choices" array at b[i], looking at each choice's
-// own "finish_reason" only.
+// own "finish_reason" and at the text it carries.
 func scanChoices(b []byte, i int, ci *ChunkInfo) int {
 	if i >= len(b) || b[i] != '[' {
 		return laxSkip(b, i)
@@ -234,8 +239,17 @@ func scanChoices(b []byte, i int, ci *ChunkInfo) int {
 					k = objectEnd(b, v)
 					break
 				}
-				if string(key) == "finish_reason" && !isNull(b, v) {
-					ci.HasFinishReason = true
+				switch string(key) {
+				case "finish_reason":
+					ci.HasFinishReason = ci.HasFinishReason || !isNull(b, v)
+				case "text":
+					if ci.Text == nil {
+						ci.Text = rawString(b, v)
+					}
+				case "delta":
+					if ci.Text == nil {
+						ci.Text = deltaContent(b, v)
+					}
 				}
 				k = laxSkip(b, v)
 			}
@@ -250,6 +264,59 @@ func scanChoices(b []byte, i int, ci *ChunkInfo) int {
 			j++
 		}
 	}
+}
+
+// deltaContent returns the raw inside of delta.content at b[i], or nil.
+func deltaContent(b []byte, i int) []byte {
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	k := i + 1
+	for {
+		key, v, ok := nextMember(b, k)
+		if !ok {
+			return nil
+		}
+		if string(key) == "content" {
+			return rawString(b, v)
+		}
+		k = laxSkip(b, v)
+	}
+}
+
+// rawString returns the inside of the JSON string at b[i] (escapes kept),
+// or nil when the value is not a complete string.
+func rawString(b []byte, i int) []byte {
+	if i >= len(b) || b[i] != '"' {
+		return nil
+	}
+	end, closed := laxSkipString(b, i)
+	if !closed {
+		return nil
+	}
+	return b[i+1 : end-1]
+}
+
+// AppendUnescaped appends the decoded text of raw, the inside of a JSON
+// string as ChunkInfo.Text holds it.
+func AppendUnescaped(dst, raw []byte) []byte {
+	// appendUnescaped trusts its input; tapped upstream bytes are not
+	// validated, so text with a malformed escape is kept as it is instead.
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(raw) || (raw[i+1] == 'u' && (i+5 >= len(raw) || !validHex4(raw[i+2:i+6]))) {
+			return append(dst, raw...)
+		}
+		i++ // the escaped byte
+	}
+	return appendUnescaped(dst, raw)
+}
+
+func validHex4(h []byte) bool {
+	_, ok := hex4(h, 0)
+	return ok
 }
 
 func readGroq(b []byte, i int) (u Usage, ok bool, end int) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -141,7 +142,9 @@ func TestScanChunk(t *testing.T) {
 		{`{"choices":[ ]}`, ChunkInfo{EmptyChoices: true}},
 		{`{"choices":[{"index":0,"delta":{"finish_reason":"stop"},"finish_reason":null}]}`, ChunkInfo{}},
 		{`{"choices":[{"index":0,"finish_reason":null},{"index":1,"finish_reason":"length"}]}`, ChunkInfo{HasFinishReason: true}},
-		{`{"choices":[{"text":"x","index":0,"logprobs":null,"finish_reason":"stop"}],"object":"text_completion"}`, ChunkInfo{HasFinishReason: true}},
+		{`{"choices":[{"text":"x","index":0,"logprobs":null,"finish_reason":"stop"}],"object":"text_completion"}`, ChunkInfo{HasFinishReason: true, Text: []byte("x")}},
+		{`{"choices":[{"index":0,"delta":{"role":"assistant","content":"a\"b"}}]}`, ChunkInfo{Text: []byte(`a\"b`)}},
+		{`{"choices":[{"index":0,"delta":{"content":null}}]}`, ChunkInfo{}},
 		{`{"error":{"message":"boom","type":"server_error"}}`, ChunkInfo{IsError: true}},
 		{`{"error":null,"choices":[]}`, ChunkInfo{EmptyChoices: true}},
 		{`{"choices":[],"usage":{"prompt_tokens":1}}`, ChunkInfo{EmptyChoices: true, HasUsage: true, Usage: Usage{PromptTokens: 1}}},
@@ -149,8 +152,27 @@ func TestScanChunk(t *testing.T) {
 		{`[DONE]`, ChunkInfo{}},
 	}
 	for _, tt := range tests {
-		if got := ScanChunk([]byte(tt.obj)); got != tt.want {
+		got := ScanChunk([]byte(tt.obj))
+		if string(got.Text) != string(tt.want.Text) {
+			t.Errorf("ScanChunk(%s).Text = %q, want %q", tt.obj, got.Text, tt.want.Text)
+		}
+		got.Text, tt.want.Text = nil, nil
+		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ScanChunk(%s)\n got %+v\nwant %+v", tt.obj, got, tt.want)
+		}
+	}
+}
+
+func TestAppendUnescaped(t *testing.T) {
+	for raw, want := range map[string]string{
+		`plain`:           "plain",
+		`a\nb\"c\\\u00e9`: "a\nb\"c\\é",
+		`\ud83d\ude00!`:   "😀!",
+		`bad\u00`:         `bad\u00`,
+		`trailing\`:       `trailing\`,
+	} {
+		if got := string(AppendUnescaped(nil, []byte(raw))); got != want {
+			t.Errorf("AppendUnescaped(%s) = %q, want %q", raw, got, want)
 		}
 	}
 }

@@ -47,7 +47,8 @@ type FramedCodec interface {
 	NewEventReader(body io.Reader) EventReader
 }
 
-// StreamDecoder turns upstream SSE events into client-ready bytes.
+// StreamDecoder turns upstream SSE events into client-ready bytes. A
+// decoder that is also a Releaser is released when its stream closes.
 type StreamDecoder interface {
 	// Event appends the client bytes for one upstream event to dst; done
 	// reports the upstream's terminal event. An error ends the stream (an
@@ -279,6 +280,9 @@ func (s *sseStream) Close() {
 		}
 	}
 	s.resp.Release()
+	if r, ok := s.dec.(Releaser); ok {
+		r.Release()
+	}
 	s.sse.Reset(nil)
 	s.resp, s.dec, s.events = nil, nil, nil
 	sseStreams.Put(s)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/switchboard-gw/switchboard/internal/openai"
 	"github.com/switchboard-gw/switchboard/internal/provider"
@@ -151,7 +152,10 @@ func (Codec) DecodeBody(c *provider.Call, body, _ []byte) ([]byte, openai.Usage,
 		return nil, openai.Usage{}, &provider.Error{Status: 502, Type: "api_error", Code: "upstream_invalid_response",
 			Message: c.Deployment.Provider + " returned a response that is not a JSON object", Retryable: true, MayHaveBeenSent: true}
 	}
-	u, _ := openai.ScanUsage(body)
+	u, ok := openai.ScanUsage(body)
+	if !ok && countsTokens(c.Op) {
+		u = estimateBody(c, body)
+	}
 	return body, u, nil
 }
 
@@ -162,16 +166,36 @@ func looksLikeJSONObject(b []byte) bool {
 
 // NewStreamDecoder implements provider.Codec.
 func (Codec) NewStreamDecoder(c *provider.Call) provider.StreamDecoder {
-	return &stream{call: c, wantUsage: c.ClientWantsUsage()}
+	s := streams.Get().(*stream)
+	*s = stream{call: c, wantUsage: c.ClientWantsUsage(), text: s.text[:0]}
+	return s
 }
 
 // stream relays chat.completion.chunk / text_completion events unchanged,
 // taps usage, and drops the usage-only chunk the gateway asked for on its
-// own account when the client did not.
+// own account when the client did not. It is pooled with its text buffer.
 type stream struct {
 	call      *provider.Call
 	wantUsage bool
+	hasUsage  bool
 	usage     openai.Usage
+	// text is the generated text so far (escaped), for counting tokens if
+	// no usage ever arrives; an append per chunk into a reused buffer.
+	text []byte
+}
+
+var streams = sync.Pool{New: func() any { return new(stream) }}
+
+// maxKeptText bounds the buffer a pooled decoder keeps between streams.
+const maxKeptText = 64 << 10
+
+// Release implements provider.Releaser: the stream is over.
+func (s *stream) Release() {
+	if cap(s.text) > maxKeptText {
+		s.text = nil
+	}
+	s.call = nil
+	streams.Put(s)
 }
 
 var done = []byte("[DONE]")
@@ -185,15 +209,22 @@ func (s *stream) Event(ev sse.Event, dst []byte) ([]byte, bool, error) {
 		return dst, false, streamError(s.call, ev.Data)
 	}
 	if info.HasUsage {
-		s.usage = info.Usage
+		s.usage, s.hasUsage = info.Usage, true
 		if info.EmptyChoices && !s.wantUsage {
 			return dst, false, nil
 		}
+	} else if len(info.Text) > 0 && !s.hasUsage {
+		s.text = append(s.text, info.Text...)
 	}
 	return sse.AppendData(dst, ev.Data), false, nil
 }
 
-func (s *stream) Usage() openai.Usage { return s.usage }
+func (s *stream) Usage() openai.Usage {
+	if s.hasUsage || !countsTokens(s.call.Op) {
+		return s.usage
+	}
+	return estimateStream(s.call, s.text)
+}
 
 // upstreamError is every error body shape the family sends: OpenAI's envelope
 // (OpenRouter with a numeric code), vLLM's flat {"object":"error",...}, and
