@@ -38,9 +38,12 @@ func prices(cfg *config.Config, deps []router.Weighted, env func(string) (string
 		if maxOut == nil {
 			maxOut = m.Info.MaxTokens
 		}
-		if p.InputCostPerToken != nil || p.OutputCostPerToken != nil || maxOut != nil {
+		if p.InputCostPerToken != nil || p.OutputCostPerToken != nil || p.CacheReadInputTokenCost != nil ||
+			p.CacheCreationInputTokenCost != nil || p.InputCostPerSecond != nil || maxOut != nil {
 			ovs = append(ovs, spend.Override{Provider: m.Provider, Model: m.UpstreamModel,
-				InputCostPerToken: p.InputCostPerToken, OutputCostPerToken: p.OutputCostPerToken, MaxOutputTokens: maxOut})
+				InputCostPerToken: p.InputCostPerToken, OutputCostPerToken: p.OutputCostPerToken,
+				CacheReadInputTokenCost: p.CacheReadInputTokenCost, CacheCreationInputTokenCost: p.CacheCreationInputTokenCost,
+				InputCostPerSecond: p.InputCostPerSecond, MaxOutputTokens: maxOut})
 		}
 	}
 	base := spend.Embedded()

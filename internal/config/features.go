@@ -48,14 +48,14 @@ func features() map[string]bool {
 		"model_list.litellm_params.cooldown_time":                   false,
 		"model_list.litellm_params.input_cost_per_token":            true,
 		"model_list.litellm_params.output_cost_per_token":           true,
-		"model_list.litellm_params.input_cost_per_second":           false,
+		"model_list.litellm_params.input_cost_per_second":           true,
 		"model_list.litellm_params.output_cost_per_second":          false,
-		"model_list.litellm_params.cache_read_input_token_cost":     false,
-		"model_list.litellm_params.cache_creation_input_token_cost": false,
+		"model_list.litellm_params.cache_read_input_token_cost":     true,
+		"model_list.litellm_params.cache_creation_input_token_cost": true,
 		"model_list.litellm_params.tags":                            false,
 		"model_list.litellm_params.extra_headers":                   true,
 		"model_list.litellm_params.region_name":                     false,
-		"model_list.litellm_params.drop_params":                     false,
+		"model_list.litellm_params.drop_params":                     true,
 		"model_list.litellm_params.mock_response":                   true,
 
 		// Untyped litellm_params kept in LiteLLMParams.Extra.

@@ -22,6 +22,11 @@ type Usage struct {
 	// AudioPromptTokens and AudioCompletionTokens: the audio_tokens of
 	// prompt_tokens_details and completion_tokens_details.
 	AudioPromptTokens, AudioCompletionTokens int64
+
+	// Units of the operations not priced by tokens: images generated,
+	// milliseconds of audio transcribed or translated, characters of
+	// speech synthesised.
+	Images, AudioMillis, Characters int64
 }
 
 // ChunkInfo is what the gateway needs to know about one response object

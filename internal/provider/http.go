@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboard-gw/switchboard/internal/openai"
 	"github.com/switchboard-gw/switchboard/internal/sse"
@@ -149,7 +151,7 @@ func (h *HTTP) Send(ctx context.Context, c *Call, res *Result) error {
 		}
 		res.ContentType, res.Body, res.Usage, res.Owner = contentType(resp.ContentType()), out, usage, resp
 	case c.Op == OpSpeech:
-		res.ContentType, res.Stream = string(resp.ContentType()), &rawStream{resp: resp, r: resp.BodyStream()}
+		res.ContentType, res.Stream = string(resp.ContentType()), &rawStream{resp: resp, r: resp.BodyStream(), usage: speechUsage(c.Body)}
 	default:
 		s := sseStreams.Get().(*sseStream)
 		s.resp, s.dec, s.finished = resp, h.codec.NewStreamDecoder(c), false
@@ -290,9 +292,22 @@ func (s *sseStream) Close() {
 
 // rawStream relays a binary body (audio) as it arrives.
 type rawStream struct {
-	resp *upstream.Response
-	r    io.Reader
-	done bool
+	resp  *upstream.Response
+	r     io.Reader
+	done  bool
+	usage openai.Usage
+}
+
+// speechUsage is what synthesised speech is priced by: the characters of
+// the request's "input" (OpenAI prices tts-1 per character).
+func speechUsage(body []byte) openai.Usage {
+	var r struct {
+		Input string `json:"input"`
+	}
+	if json.Unmarshal(body, &r) != nil {
+		return openai.Usage{}
+	}
+	return openai.Usage{Characters: int64(utf8.RuneCountInString(r.Input))}
 }
 
 const rawChunk = 32 << 10
@@ -320,5 +335,5 @@ func (s *rawStream) Next(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-func (s *rawStream) Usage() openai.Usage { return openai.Usage{} }
+func (s *rawStream) Usage() openai.Usage { return s.usage }
 func (s *rawStream) Close()              { s.resp.Release() }

@@ -258,6 +258,9 @@ func (p *Pipeline) admit(ctx context.Context, req *Request, st *state, model str
 			}
 		}
 		reserve = int64(spend.Estimate(st.price, len(req.Body), maxOut))
+		if req.Op == provider.OpImageGeneration || req.Op == provider.OpSpeech {
+			reserve += int64(spend.EstimateUnits(st.price, int64(st.env.N), len(req.Body)))
+		}
 	}
 	// TPM is charged an estimate now (~4 bytes a token, plus the most the
 	// request may generate) and corrected to the real usage when it ends.

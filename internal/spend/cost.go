@@ -38,7 +38,22 @@ func Cost(p Price, u openai.Usage) Micro {
 	acc.add(cached, orInput(p.CacheRead, p.Input))
 	acc.add(write, orInput(p.CacheWrite, p.Input))
 	acc.add(nonNeg(u.CompletionTokens), p.Output)
-	return acc.divRound(1_000_000, 1_000_000/2)
+	acc.add(nonNeg(u.Images), p.PerImage)
+	acc.add(nonNeg(u.Characters), p.PerCharacter)
+	cost := acc.divRound(1_000_000, 1_000_000/2)
+	if u.AudioMillis > 0 && p.PerSecond > 0 {
+		// Milliseconds are a thousandth of the unit: one more division,
+		// rounded on its own (audio is never in the same request as tokens
+		// that are priced, so no request is rounded twice).
+		var audio acc128
+		audio.add(u.AudioMillis, p.PerSecond)
+		if a := audio.divRound(1_000_000_000, 1_000_000_000/2); cost > math.MaxInt64-a {
+			cost = math.MaxInt64
+		} else {
+			cost += a
+		}
+	}
+	return cost
 }
 
 // Estimate is the most a request can cost before its usage is known, for
@@ -56,6 +71,18 @@ func Estimate(p Price, promptBytes int, maxOutputTokens int64) Micro {
 	var acc acc128
 	acc.add(promptTokens, in)
 	acc.add(nonNeg(maxOutputTokens), p.Output)
+	return acc.divRound(1_000_000, 1_000_000-1)
+}
+
+// EstimateUnits is the most an image or speech request can cost before
+// its answer: images at PerImage (n images, at least one) and, since speech
+// is priced per input character, the whole body at PerCharacter — a body
+// holds no more characters than bytes. Audio transcription is priced by a
+// duration known only from the answer, so nothing is reserved for it.
+func EstimateUnits(p Price, images int64, bodyBytes int) Micro {
+	var acc acc128
+	acc.add(max(images, 1), p.PerImage)
+	acc.add(nonNeg(int64(bodyBytes)), p.PerCharacter)
 	return acc.divRound(1_000_000, 1_000_000-1)
 }
 

@@ -112,3 +112,47 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+func TestCostPerUnit(t *testing.T) {
+	tab := Embedded()
+	cases := []struct {
+		model string
+		u     openai.Usage
+		want  Micro
+	}{
+		{"dall-e-3", openai.Usage{Images: 2}, 80_000},           // 2 × 0.04 USD
+		{"whisper-1", openai.Usage{AudioMillis: 9_500}, 950},    // 9.5 s × 0.0001 USD
+		{"whisper-1", openai.Usage{AudioMillis: 1}, 0},          // 0.1 µ$ rounds to 0
+		{"whisper-1", openai.Usage{AudioMillis: 5}, 1},          // 0.5 µ$ rounds half up
+		{"tts-1", openai.Usage{Characters: 1000}, 15_000},       // 1000 × 15 µ$
+		{"dall-e-3", openai.Usage{Images: -3}, 0},               // untrusted counts
+		{"gpt-4o", openai.Usage{Images: 5, AudioMillis: 10}, 0}, // no unit prices
+	}
+	for _, c := range cases {
+		p, ok := tab.Lookup("openai", c.model)
+		if !ok {
+			t.Fatalf("%s not in the table", c.model)
+		}
+		if got := Cost(p, c.u); got != c.want {
+			t.Errorf("%s %+v: cost %d µ$, want %d", c.model, c.u, got, c.want)
+		}
+	}
+	if got := Cost(Price{PerSecond: math.MaxInt64}, openai.Usage{AudioMillis: math.MaxInt64}); got != math.MaxInt64 {
+		t.Errorf("overflow: %d", got)
+	}
+}
+
+func TestEstimateUnitsCoversCost(t *testing.T) {
+	dalle := Price{PerImage: 40_000_000_000}
+	if got := EstimateUnits(dalle, 0, 100); got != 40_000 {
+		t.Errorf("one image by default: %d", got)
+	}
+	if got, cost := EstimateUnits(dalle, 3, 100), Cost(dalle, openai.Usage{Images: 3}); got != cost {
+		t.Errorf("3 images: reserve %d, cost %d", got, cost)
+	}
+	tts := Price{PerCharacter: 15_000_000}
+	body := `{"model":"tts-1","input":"héllo wörld","voice":"alloy"}`
+	if got, cost := EstimateUnits(tts, 0, len(body)), Cost(tts, openai.Usage{Characters: 11}); got < cost {
+		t.Errorf("speech: reserve %d below cost %d", got, cost)
+	}
+}

@@ -42,8 +42,14 @@ func (m Micro) USD() string {
 // per 1M input tokens" is Input = 2_500_000. At that resolution every
 // published price is an exact integer (the finest in the table is 0.005 USD
 // per 1M = 5_000). A zero CacheRead or CacheWrite means "billed as Input".
+//
+// Operations priced per unit use the same scale, per million units:
+// PerImage (output_cost_per_image, "0.04 USD per image" is 40_000_000_000),
+// PerSecond (input_cost_per_second, audio transcribed or translated) and
+// PerCharacter (input_cost_per_character, speech synthesised).
 type Price struct {
 	Input, Output, CacheRead, CacheWrite Micro
+	PerImage, PerSecond, PerCharacter    Micro
 	// MaxOutputTokens is the most the model generates in one response
 	// (LiteLLM's max_output_tokens), the worst case a budget reserves for
 	// a request that sets no max_tokens; 0 = unknown.
@@ -109,6 +115,7 @@ type Override struct {
 	OutputCostPerToken          *float64
 	CacheReadInputTokenCost     *float64
 	CacheCreationInputTokenCost *float64
+	InputCostPerSecond          *float64
 	// MaxOutputTokens is model_info.max_output_tokens (or max_tokens).
 	MaxOutputTokens *int64
 }
@@ -141,6 +148,7 @@ func (t *Table) WithOverrides(ovs ...Override) (*Table, error) {
 			{o.OutputCostPerToken, &p.Output, "output_cost_per_token"},
 			{o.CacheReadInputTokenCost, &p.CacheRead, "cache_read_input_token_cost"},
 			{o.CacheCreationInputTokenCost, &p.CacheWrite, "cache_creation_input_token_cost"},
+			{o.InputCostPerSecond, &p.PerSecond, "input_cost_per_second"},
 		} {
 			if f.usd == nil {
 				continue
@@ -202,6 +210,9 @@ type entry struct {
 	Output     json.Number `json:"output_cost_per_token"`
 	CacheRead  json.Number `json:"cache_read_input_token_cost"`
 	CacheWrite json.Number `json:"cache_creation_input_token_cost"`
+	PerImage   json.Number `json:"output_cost_per_image"`
+	PerSecond  json.Number `json:"input_cost_per_second"`
+	PerChar    json.Number `json:"input_cost_per_character"`
 	MaxOutput  int64       `json:"max_output_tokens"`
 	Note       string      `json:"note"`
 }
@@ -229,14 +240,15 @@ func parse(data []byte) (*Table, error) {
 			// field of another type must not make the whole file unusable.
 			continue
 		}
-		if e.Provider == "" || (e.Input == "" && e.Output == "") {
+		if e.Provider == "" || (e.Input == "" && e.Output == "" && e.PerImage == "" && e.PerSecond == "" && e.PerChar == "") {
 			continue
 		}
 		p := Price{MaxOutputTokens: max(e.MaxOutput, 0)}
 		for _, f := range []struct {
 			n   json.Number
 			dst *Micro
-		}{{e.Input, &p.Input}, {e.Output, &p.Output}, {e.CacheRead, &p.CacheRead}, {e.CacheWrite, &p.CacheWrite}} {
+		}{{e.Input, &p.Input}, {e.Output, &p.Output}, {e.CacheRead, &p.CacheRead}, {e.CacheWrite, &p.CacheWrite},
+			{e.PerImage, &p.PerImage}, {e.PerSecond, &p.PerSecond}, {e.PerChar, &p.PerCharacter}} {
 			if f.n == "" {
 				continue
 			}

@@ -19,6 +19,13 @@ func TestEmbedded(t *testing.T) {
 	for _, models := range tab.m {
 		for model, p := range models {
 			n++
+			if p.PerImage > 0 || p.PerSecond > 0 || p.PerCharacter > 0 {
+				// Images and audio: priced per unit only.
+				if p.Input != 0 || p.Output != 0 {
+					t.Errorf("%s: priced per unit and per token: %+v", model, p)
+				}
+				continue
+			}
 			if p.Input <= 0 || p.Output < 0 || p.CacheRead < 0 || p.CacheWrite < 0 {
 				t.Errorf("%s: implausible price %+v", model, p)
 			}
@@ -252,8 +259,8 @@ func TestLoadFile(t *testing.T) {
 	if p, ok := tab.Lookup("anthropic", "claude-3-5-haiku"); !ok || p.Input != 800_000 {
 		t.Errorf("embedded entries lost: %+v, %v", p, ok)
 	}
-	if _, ok := tab.Lookup("openai", "dall-e-3"); ok {
-		t.Error("an entry without token prices was loaded")
+	if p, _ := tab.Lookup("openai", "dall-e-3"); p != (Price{PerImage: 40_000_000_000}) {
+		t.Errorf("an entry priced per pixel replaced the embedded per-image price: %+v", p)
 	}
 	for name, bad := range map[string]string{
 		"syntax":   `{"gpt-4o": `,

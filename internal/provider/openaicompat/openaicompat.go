@@ -152,6 +152,9 @@ func (Codec) DecodeBody(c *provider.Call, body, _ []byte) ([]byte, openai.Usage,
 		return nil, openai.Usage{}, &provider.Error{Status: 502, Type: "api_error", Code: "upstream_invalid_response",
 			Message: c.Deployment.Provider + " returned a response that is not a JSON object", Retryable: true, MayHaveBeenSent: true}
 	}
+	if pricedByUnit(c.Op) {
+		return body, mediaUsage(c.Op, body), nil
+	}
 	u, ok := openai.ScanUsage(body)
 	if !ok && countsTokens(c.Op) {
 		u = estimateBody(c, body)
