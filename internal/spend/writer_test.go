@@ -257,7 +257,12 @@ func TestWriterOutage(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	want := total.Load()
-	waitFor(t, 10*time.Second, "every row after the outage", func() bool { n, _, _ := ledger(t, st); return int64(n) == want })
+	// Generous: under -race on a loaded 2-core machine, replaying the
+	// spilled rows has taken over 10 s. The bound only stops a hang.
+	waitFor(t, 60*time.Second, fmt.Sprintf("every row after the outage (want %d)", want), func() bool {
+		n, _, _ := ledger(t, st)
+		return int64(n) == want
+	})
 	waitFor(t, 5*time.Second, "spill files to be replayed", func() bool { return len(spillFiles(t, dir)) == 0 })
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
