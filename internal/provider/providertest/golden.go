@@ -40,6 +40,9 @@ type Meta struct {
 	CutAfter     int               `json:"cut_after"`        // cut the upstream stream after N events
 	Extra        map[string]any    `json:"extra"`            // provider-specific litellm_params
 	DropParams   bool              `json:"drop_params"`      // the deployment drops unsupported params
+	// Refused: the provider must refuse the request before sending it
+	// (error.json holds the refusal; there is no upstream_request.http).
+	Refused bool `json:"refused"`
 }
 
 // Files in a case directory. The request and upstream response are inputs;
@@ -136,7 +139,7 @@ func runCase(t *testing.T, dir string, prepare Prepare, o *options) {
 		if reply.Events, err = sf.encode(b); err != nil {
 			t.Fatalf("%s: %v", sf.name, err)
 		}
-	} else {
+	} else if !m.Refused {
 		reply.Body = mustRead(t, dir, fileUpstreamJSON)
 	}
 	up := NewUpstream(t, reply)
@@ -202,10 +205,16 @@ func runCase(t *testing.T, dir string, prepare Prepare, o *options) {
 	}
 
 	reqs := up.Requests()
-	if len(reqs) != 1 {
+	switch {
+	case m.Refused:
+		if len(reqs) != 0 || sendErr == nil {
+			t.Fatalf("a refused request reached the upstream (%d requests, error %v)", len(reqs), sendErr)
+		}
+	case len(reqs) != 1:
 		t.Fatalf("upstream received %d requests, want 1", len(reqs))
+	default:
+		check(t, dir, fileUpstreamRequest, renderRequest(reqs[0], up.URL))
 	}
-	check(t, dir, fileUpstreamRequest, renderRequest(reqs[0], up.URL))
 
 	if sendErr == nil {
 		b, _ := json.MarshalIndent(usage, "", "  ")
