@@ -149,7 +149,14 @@ func (h *HTTP) Send(ctx context.Context, c *Call, res *Result) error {
 			resp.Release()
 			return err
 		}
-		res.ContentType, res.Body, res.Usage, res.Owner = contentType(resp.ContentType()), out, usage, resp
+		// The client asked in JSON and is answered in JSON whatever label
+		// the upstream put on it (translating codecs always produce JSON);
+		// only multipart operations (transcripts as text, srt, vtt) keep it.
+		ct := "application/json"
+		if !c.Op.JSONBody() {
+			ct = contentType(resp.ContentType())
+		}
+		res.ContentType, res.Body, res.Usage, res.Owner = ct, out, usage, resp
 	case c.Op == OpSpeech:
 		res.ContentType, res.Stream = string(resp.ContentType()), &rawStream{resp: resp, r: resp.BodyStream(), usage: speechUsage(c.Body)}
 	default:

@@ -193,10 +193,14 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 	if model, err = access(req.Principal, model); err != nil {
 		return err
 	}
-	dep, err := p.Router.Pick(model)
+	group, err := p.Router.Resolve(model)
 	if err != nil {
 		return &Error{Status: 404, Type: "not_found_error", Code: "model_not_found", Param: "model",
 			Message: "model '" + model + "' is not served by this gateway; GET /v1/models lists the models you can use"}
+	}
+	dep, err := p.Router.Pick(group, &router.Selection{Tags: st.env.Tags})
+	if err != nil {
+		return &Error{Status: 503, Type: "service_unavailable", Code: "no_deployments_available", Message: err.Error(), Cause: err}
 	}
 	if !dep.Impl.Supports(req.Op) {
 		return badRequest("model '"+model+"' ("+dep.Provider+") does not support "+req.Op.String(), "model")

@@ -6,7 +6,7 @@ package router
 import (
 	"errors"
 	"math/rand/v2"
-	"sort"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/provider"
 )
@@ -26,6 +26,7 @@ type Group struct {
 type Router struct {
 	groups map[string]*Group
 	names  []string
+	health Health
 }
 
 // Weighted is a deployment with its routing weight (0 = default 1).
@@ -78,23 +79,97 @@ func (r *Router) Group(name string) *Group { return r.groups[name] }
 // Names lists the model group names in configuration order.
 func (r *Router) Names() []string { return r.names }
 
-// Pick chooses the deployment for one attempt of a request for name.
-func (r *Router) Pick(name string) (*provider.Deployment, error) {
-	g := r.groups[name]
-	if g == nil {
-		return nil, ErrUnknownModel
+// SetHealth installs the cooldown and health-check state selection
+// consults (nil: every deployment is always usable). Call it before serving.
+func (r *Router) SetHealth(h Health) { r.health = h }
+
+// Resolve finds the group serving model.
+func (r *Router) Resolve(model string) (*Group, error) {
+	if g := r.groups[model]; g != nil {
+		return g, nil
 	}
-	return g.pick(), nil
+	return nil, ErrUnknownModel
 }
 
-func (g *Group) pick() *provider.Deployment {
+// Pick chooses the deployment for the next attempt of a request to g:
+// a usable deployment not tried yet, else a usable one already tried, else
+// a *NoDeploymentsError.
+func (r *Router) Pick(g *Group, s *Selection) (*provider.Deployment, error) {
 	n := len(g.Deployments)
-	if n == 1 {
-		return g.Deployments[0]
+	if n == 1 && len(s.Tried) == 0 && r.health == nil {
+		return g.Deployments[0], nil
 	}
+	now := time.Now()
+	var retryAt time.Time
+	usable := func(d *provider.Deployment) bool {
+		if r.health == nil {
+			return true
+		}
+		ok, until := r.health.Usable(d, now)
+		if !ok && !until.IsZero() && (retryAt.IsZero() || until.Before(retryAt)) {
+			retryAt = until
+		}
+		return ok
+	}
+	if d := g.pick(func(d *provider.Deployment) bool { return usable(d) && !tried(s.Tried, d) }); d != nil {
+		return d, nil
+	}
+	if d := g.pick(usable); d != nil {
+		return d, nil
+	}
+	return nil, &NoDeploymentsError{Group: g.Name, RetryAt: retryAt, Reason: "cooling down or unhealthy"}
+}
+
+// Begin records that an attempt on d is being sent.
+func (r *Router) Begin(d *provider.Deployment) {}
+
+// End records the outcome of an attempt on d.
+func (r *Router) End(g *Group, d *provider.Deployment, a Attempt) {
+	if r.health != nil {
+		r.health.Observe(g, d, a, time.Now())
+	}
+}
+
+func tried(ds []*provider.Deployment, d *provider.Deployment) bool {
+	for _, t := range ds {
+		if t == d {
+			return true
+		}
+	}
+	return false
+}
+
+// pick draws among the deployments ok accepts, by weight; nil when none.
+func (g *Group) pick(ok func(*provider.Deployment) bool) *provider.Deployment {
+	total := 0.0
+	for i, d := range g.Deployments {
+		if ok(d) {
+			total += g.weight(i)
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	x := rand.Float64() * total
+	var last *provider.Deployment
+	for i, d := range g.Deployments {
+		if !ok(d) {
+			continue
+		}
+		last = d
+		if x -= g.weight(i); x < 0 {
+			return d
+		}
+	}
+	return last
+}
+
+func (g *Group) weight(i int) float64 {
 	if g.weights == nil {
-		return g.Deployments[rand.IntN(n)]
+		return 1
 	}
-	x := rand.Float64() * g.weights[n-1]
-	return g.Deployments[sort.SearchFloat64s(g.weights, x)]
+	if i == 0 {
+		return g.weights[0]
+	}
+	return g.weights[i] - g.weights[i-1]
 }
