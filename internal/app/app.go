@@ -22,7 +22,12 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/counter"
 	"github.com/switchboard-gw/switchboard/internal/policy"
 	"github.com/switchboard-gw/switchboard/internal/provider"
+	"github.com/switchboard-gw/switchboard/internal/provider/anthropic"
+	"github.com/switchboard-gw/switchboard/internal/provider/bedrock"
+	"github.com/switchboard-gw/switchboard/internal/provider/cohere"
+	"github.com/switchboard-gw/switchboard/internal/provider/gemini"
 	"github.com/switchboard-gw/switchboard/internal/provider/mock"
+	"github.com/switchboard-gw/switchboard/internal/provider/ollama"
 	"github.com/switchboard-gw/switchboard/internal/provider/openaicompat"
 	"github.com/switchboard-gw/switchboard/internal/proxy"
 	"github.com/switchboard-gw/switchboard/internal/router"
@@ -256,12 +261,37 @@ func deployments(cfg *config.Config, client *upstream.Client, env func(string) (
 				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, openaicompat.Codec{}, openaicompat.Ops...)
 			}
 			d.Impl = httpProviders[m.Provider]
-		// Translating providers: one case each.
-		// case anthropic
-		// case gemini / vertex_ai
-		// case bedrock
-		// case cohere
-		// case ollama
+		// Translating providers.
+		case m.Provider == "anthropic":
+			err = anthropic.Prepare(d, env)
+			if httpProviders[m.Provider] == nil {
+				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, anthropic.Codec{}, provider.OpChat)
+			}
+			d.Impl = httpProviders[m.Provider]
+		case gemini.Handles(m.Provider, m.UpstreamModel):
+			err = gemini.Prepare(d, env)
+			if httpProviders[m.Provider] == nil {
+				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, gemini.Codec{}, gemini.Ops...)
+			}
+			d.Impl = httpProviders[m.Provider]
+		case m.Provider == "bedrock":
+			err = bedrock.Prepare(d, env)
+			if httpProviders[m.Provider] == nil {
+				httpProviders[m.Provider] = bedrock.New(client)
+			}
+			d.Impl = httpProviders[m.Provider]
+		case cohere.Handles(m.Provider):
+			err = cohere.Prepare(d, env)
+			if httpProviders[m.Provider] == nil {
+				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, cohere.Codec{}, cohere.Ops...)
+			}
+			d.Impl = httpProviders[m.Provider]
+		case m.Provider == "ollama" || m.Provider == "ollama_chat":
+			err = ollama.Prepare(d, env)
+			if httpProviders[m.Provider] == nil {
+				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, ollama.Codec{}, ollama.Ops...)
+			}
+			d.Impl = httpProviders[m.Provider]
 		default:
 			log.Warn("provider is not implemented yet: requests to this model will fail with 501", "model_name", m.ModelName, "provider", m.Provider)
 			d.Impl = unavailable{name: m.Provider}

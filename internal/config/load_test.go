@@ -104,9 +104,6 @@ func TestLoadLiteLLMDocsConfig(t *testing.T) {
 	// Exactly the keys Switchboard does not act on yet, each once.
 	want := []string{
 		"model_list[0].litellm_params.rpm",
-		"model_list[4].litellm_params.aws_region_name",
-		"model_list[4].litellm_params.aws_access_key_id",
-		"model_list[4].litellm_params.aws_secret_access_key",
 		"model_list[5].model_info.base_model",
 		"litellm_settings.success_callback",
 		"litellm_settings.callbacks",

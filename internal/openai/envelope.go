@@ -10,6 +10,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/switchboard-gw/switchboard/internal/rawjson"
 )
 
 // Envelope holds what the gateway needs from a request body, plus the
@@ -167,7 +169,7 @@ func (e *Envelope) parse(body []byte) *RequestError {
 	prevModel, prevUser := e.Model, e.User
 	*e = Envelope{bodyLen: len(body)}
 
-	i := skipWS(body, 0)
+	i := rawjson.SkipSpace(body, 0)
 	if i >= len(body) {
 		return &RequestError{Message: "request body is empty; expected a JSON object"}
 	}
@@ -179,7 +181,7 @@ func (e *Envelope) parse(body []byte) *RequestError {
 	}
 	e.open = i
 	e.lastEnd = i + 1
-	i = skipWS(body, i+1)
+	i = rawjson.SkipSpace(body, i+1)
 	if i < len(body) && body[i] == '}' {
 		if err := trailing(body, i+1); err != nil {
 			return err
@@ -197,7 +199,7 @@ func (e *Envelope) parse(body []byte) *RequestError {
 	)
 	for {
 		// A member name is expected at i.
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) || body[i] != '"' {
 			return unexpected(body, i)
 		}
@@ -213,7 +215,7 @@ func (e *Envelope) parse(body []byte) *RequestError {
 			if esc {
 				// A key spelled with escapes ("mod\u0065l") is the same key
 				// to every JSON parser upstream.
-				if d := appendUnescaped(tmp[:0], key); len(d) <= maxKeyLen {
+				if d := rawjson.AppendUnescape(tmp[:0], key); len(d) <= maxKeyLen {
 					key = d
 				}
 			}
@@ -233,11 +235,11 @@ func (e *Envelope) parse(body []byte) *RequestError {
 			}
 			seen |= 1 << id
 		}
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) || body[i] != ':' {
 			return unexpected(body, i)
 		}
-		i = skipWS(body, i+1)
+		i = rawjson.SkipSpace(body, i+1)
 		if i >= len(body) {
 			return unexpected(body, i)
 		}
@@ -305,7 +307,7 @@ func (e *Envelope) parse(body []byte) *RequestError {
 		}
 		e.lastEnd = i
 
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) {
 			return unexpected(body, i)
 		}
@@ -340,7 +342,7 @@ func skipTopLevel(body []byte, i int) *RequestError {
 
 // trailing checks that only whitespace follows the top-level value.
 func trailing(body []byte, i int) *RequestError {
-	i = skipWS(body, i)
+	i = rawjson.SkipSpace(body, i)
 	if i < len(body) {
 		err := unexpected(body, i)
 		if body[i] < utf8.RuneSelf {
@@ -370,7 +372,7 @@ func stringValue(body []byte, i int, dst *string, prev string) (int, *RequestErr
 	raw := body[at+1 : i-1]
 	if esc {
 		var tmp [64]byte
-		raw = appendUnescaped(tmp[:0], raw)
+		raw = rawjson.AppendUnescape(tmp[:0], raw)
 	}
 	if prev == string(raw) {
 		*dst = prev
@@ -508,13 +510,13 @@ func (e *Envelope) streamOptions(body []byte, i int) (int, *RequestError) {
 		return i, typeError(body, i, "stream_options", "an object")
 	}
 	e.HasStreamOptions = true
-	i = skipWS(body, i+1)
+	i = rawjson.SkipSpace(body, i+1)
 	if i < len(body) && body[i] == '}' {
 		e.soAt, e.soEnd, e.soEmpty = at, i+1, true
 		return i + 1, nil
 	}
 	for {
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) || body[i] != '"' {
 			return i, unexpected(body, i)
 		}
@@ -528,11 +530,11 @@ func (e *Envelope) streamOptions(body []byte, i int) (int, *RequestError) {
 			return i, err
 		}
 		isIU := memberIs(body[keyAt+1:i-1], esc, "include_usage")
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) || body[i] != ':' {
 			return i, unexpected(body, i)
 		}
-		i = skipWS(body, i+1)
+		i = rawjson.SkipSpace(body, i+1)
 		if i >= len(body) {
 			return i, unexpected(body, i)
 		}
@@ -549,7 +551,7 @@ func (e *Envelope) streamOptions(body []byte, i int) (int, *RequestError) {
 		} else if i, err = skipValue(body, i, 2); err != nil {
 			return i, err
 		}
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) {
 			return i, unexpected(body, i)
 		}
@@ -574,13 +576,13 @@ func (e *Envelope) metadata(body []byte, i int) (int, *RequestError) {
 	default:
 		return i, typeError(body, i, "metadata", "an object")
 	}
-	i = skipWS(body, i+1)
+	i = rawjson.SkipSpace(body, i+1)
 	if i < len(body) && body[i] == '}' {
 		return i + 1, nil
 	}
 	seenTags := false
 	for {
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) || body[i] != '"' {
 			return i, unexpected(body, i)
 		}
@@ -594,11 +596,11 @@ func (e *Envelope) metadata(body []byte, i int) (int, *RequestError) {
 			return i, err
 		}
 		isTags := memberIs(body[keyAt+1:i-1], esc, "tags")
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) || body[i] != ':' {
 			return i, unexpected(body, i)
 		}
-		i = skipWS(body, i+1)
+		i = rawjson.SkipSpace(body, i+1)
 		if i >= len(body) {
 			return i, unexpected(body, i)
 		}
@@ -613,7 +615,7 @@ func (e *Envelope) metadata(body []byte, i int) (int, *RequestError) {
 		} else if i, err = skipValue(body, i, 2); err != nil {
 			return i, err
 		}
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) {
 			return i, unexpected(body, i)
 		}
@@ -637,7 +639,7 @@ func (e *Envelope) tags(body []byte, i int) (int, *RequestError) {
 	default:
 		return i, typeError(body, i, param, "an array of strings")
 	}
-	i = skipWS(body, i+1)
+	i = rawjson.SkipSpace(body, i+1)
 	if i < len(body) && body[i] == ']' {
 		e.Tags = []string{}
 		return i + 1, nil
@@ -646,7 +648,7 @@ func (e *Envelope) tags(body []byte, i int) (int, *RequestError) {
 	// is reused.
 	e.Tags = make([]string, 0, 4)
 	for {
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) {
 			return i, unexpected(body, i)
 		}
@@ -664,10 +666,10 @@ func (e *Envelope) tags(body []byte, i int) (int, *RequestError) {
 		}
 		raw := body[at+1 : i-1]
 		if esc {
-			raw = appendUnescaped(nil, raw)
+			raw = rawjson.AppendUnescape(nil, raw)
 		}
 		e.Tags = append(e.Tags, string(raw))
-		i = skipWS(body, i)
+		i = rawjson.SkipSpace(body, i)
 		if i >= len(body) {
 			return i, unexpected(body, i)
 		}
@@ -691,5 +693,5 @@ func memberIs(raw []byte, esc bool, name string) bool {
 		return false
 	}
 	var tmp [6 * len("include_usage")]byte
-	return string(appendUnescaped(tmp[:0], raw)) == name
+	return string(rawjson.AppendUnescape(tmp[:0], raw)) == name
 }

@@ -318,3 +318,20 @@ func TestParseEnvelopeAllocs(t *testing.T) {
 		t.Errorf("fresh Envelope: %v allocs, want <= 2 (model and user strings)", n)
 	}
 }
+
+func TestValid(t *testing.T) {
+	for doc, want := range map[string]bool{
+		`{}`: true, ` {"a":[1,2.5e3,"x\u00e9",true,null]} `: true, `"s"`: true, `0`: true, `[]`: true,
+		``: false, ` `: false, `{`: false, `{"a":1,}`: false, `{} {}`: false, `{}x`: false, `01`: false,
+		"\"\xff\"": false, `"\ud800"`: false, `{"a":"\x"}`: false,
+		strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth):     true,
+		strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1): false,
+	} {
+		if got := Valid([]byte(doc)); got != want {
+			t.Errorf("Valid(%.40q) = %v, want %v", doc, got, want)
+		}
+		if want && !json.Valid([]byte(doc)) {
+			t.Errorf("encoding/json refuses %.40q", doc)
+		}
+	}
+}

@@ -1,8 +1,6 @@
 package openai
 
-import (
-	"unicode/utf8"
-)
+import "github.com/switchboard-gw/switchboard/internal/rawjson"
 
 // Error is an error in OpenAI's shape, as the gateway answers it:
 // {"error":{"message":…,"type":…,"param":…,"code":…}} with HTTP status
@@ -38,71 +36,6 @@ func appendStringOrNull(dst []byte, s string) []byte {
 	return AppendString(dst, s)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// AppendString appends s as a JSON string. Quotes, backslashes and
-// control characters are escaped, and so are U+2028 and U+2029 (valid
-// JSON, but line terminators to JavaScript, which would break a client
-// that evaluates the text or splits lines on them). Invalid UTF-8 is
-// written as U+FFFD, so the output is always valid JSON.
-func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0 // s[start:i] is pending, needing no escape
-	i := 0
-	for i < len(s) {
-		for i+8 <= len(s) {
-			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			if special(x) != 0 {
-				break
-			}
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += n
-			continue
-		}
-		i += n
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// AppendString appends s as a JSON string; see rawjson.AppendQuote, which
+// writes every string literal the gateway makes.
+func AppendString(dst []byte, s string) []byte { return rawjson.AppendQuote(dst, s) }

@@ -171,3 +171,19 @@ func hasDuplicateKeys(obj []byte) bool {
 	}
 	return false
 }
+
+// FuzzValid: Valid accepts only what encoding/json accepts, only UTF-8,
+// and every body the envelope parser accepts.
+func FuzzValid(f *testing.F) {
+	addRequestSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		valid := Valid(b)
+		if valid && (!json.Valid(b) || !utf8.Valid(b)) {
+			t.Fatalf("Valid accepts %q", b)
+		}
+		var e Envelope
+		if ParseEnvelope(b, &e) == nil && !valid {
+			t.Fatalf("Valid refuses a body the envelope parser accepts: %q", b)
+		}
+	})
+}

@@ -1,10 +1,10 @@
 package openai
 
 import (
-	"encoding/binary"
-	"math/bits"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/switchboard-gw/switchboard/internal/rawjson"
 )
 
 // MaxDepth is the deepest nesting of objects and arrays a request body may
@@ -29,33 +29,6 @@ type RequestError struct {
 }
 
 func (e *RequestError) Error() string { return e.Message }
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// special reports, in the high bit of each byte, which of the 8 bytes of
-// x need a closer look inside a JSON string: '"', '\\', control bytes and
-// non-ASCII. Only the lowest flagged byte is exact (borrows can flag
-// bytes above it), which is all the callers use.
-func special(x uint64) uint64 {
-	q := x ^ (lsb * '"')
-	s := x ^ (lsb * '\\')
-	return (((q - lsb) &^ q) | ((s - lsb) &^ s) | ((x - lsb*0x20) &^ x) | x) & msb
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
 
 func syntaxError(i int, what string) *RequestError {
 	return &RequestError{Message: "invalid JSON at byte " + strconv.Itoa(i) + ": " + what, Offset: i}
@@ -94,14 +67,7 @@ func scanString(b []byte, i int) (end int, esc bool, err *RequestError) {
 	start := i
 	i++
 	for {
-		for i+8 <= len(b) {
-			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
+		if i = rawjson.SkipPlain(b, i); i >= len(b) {
 			return i, esc, syntaxError(start, "unterminated string")
 		}
 		switch c := b[i]; {
@@ -114,8 +80,6 @@ func scanString(b []byte, i int) (end int, esc bool, err *RequestError) {
 			}
 		case c < 0x20:
 			return i, esc, syntaxError(i, "control character "+strconv.QuoteRune(rune(c))+" in string (escape it)")
-		case c < utf8.RuneSelf:
-			i++
 		default:
 			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n == 1 {
@@ -139,7 +103,7 @@ func scanEscape(b []byte, i int) (int, *RequestError) {
 	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 		return i + 2, nil
 	case 'u':
-		r, ok := hex4(b, i+2)
+		r, ok := rawjson.Hex4(b, i+2)
 		if !ok {
 			return i, syntaxError(i, `invalid \u escape`)
 		}
@@ -148,7 +112,7 @@ func scanEscape(b []byte, i int) (int, *RequestError) {
 			return i, syntaxError(i, `\u escape is a lone low surrogate`)
 		case r >= 0xD800 && r <= 0xDBFF:
 			if i+7 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
-				if r2, ok := hex4(b, i+8); ok && r2 >= 0xDC00 && r2 <= 0xDFFF {
+				if r2, ok := rawjson.Hex4(b, i+8); ok && r2 >= 0xDC00 && r2 <= 0xDFFF {
 					return i + 12, nil
 				}
 			}
@@ -161,27 +125,6 @@ func scanEscape(b []byte, i int) (int, *RequestError) {
 		return i, syntaxError(i, "invalid escape")
 	}
 	return i, syntaxError(i, "invalid escape "+strconv.Quote(`\`+string(rune(c))))
-}
-
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[i : i+4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
 
 // scanNumber validates the number starting at b[i] (RFC 8259 grammar).
@@ -244,7 +187,7 @@ func scanLiteral(b []byte, i int, lit string) (int, *RequestError) {
 // scanKey expects a member name at b[i] (after whitespace), then the
 // colon, and returns the index after the colon.
 func scanKey(b []byte, i int) (int, *RequestError) {
-	i = skipWS(b, i)
+	i = rawjson.SkipSpace(b, i)
 	if i >= len(b) || b[i] != '"' {
 		return i, unexpected(b, i)
 	}
@@ -252,11 +195,21 @@ func scanKey(b []byte, i int) (int, *RequestError) {
 	if err != nil {
 		return i, err
 	}
-	i = skipWS(b, i)
+	i = rawjson.SkipSpace(b, i)
 	if i >= len(b) || b[i] != ':' {
 		return i, unexpected(b, i)
 	}
 	return i + 1, nil
+}
+
+// Valid reports whether b is one JSON value by the rules the envelope
+// parser holds client bodies to (RFC 8259, UTF-8 throughout, at most
+// MaxDepth levels deep). It is several times faster than encoding/json's
+// Valid, for translators that read an upstream answer with internal/rawjson
+// and must not take a truncated or garbled one for a complete answer.
+func Valid(b []byte) bool {
+	i, err := skipValue(b, 0, 0)
+	return err == nil && rawjson.SkipSpace(b, i) == len(b)
 }
 
 // skipValue validates the value at b[i] (after whitespace) and returns
@@ -270,7 +223,7 @@ func skipValue(b []byte, i, depth int) (int, *RequestError) {
 	)
 	for {
 		// A value is expected at i.
-		i = skipWS(b, i)
+		i = rawjson.SkipSpace(b, i)
 		if i >= len(b) {
 			return i, unexpected(b, i)
 		}
@@ -283,7 +236,7 @@ func skipValue(b []byte, i, depth int) (int, *RequestError) {
 			if c == '[' {
 				closer = ']'
 			}
-			i = skipWS(b, i+1)
+			i = rawjson.SkipSpace(b, i+1)
 			if i < len(b) && b[i] == closer {
 				i++
 				break
@@ -328,7 +281,7 @@ func skipValue(b []byte, i, depth int) (int, *RequestError) {
 			if n == 0 {
 				return i, nil
 			}
-			i = skipWS(b, i)
+			i = rawjson.SkipSpace(b, i)
 			if i >= len(b) {
 				return i, unexpected(b, i)
 			}
@@ -349,46 +302,4 @@ func skipValue(b []byte, i, depth int) (int, *RequestError) {
 			n--
 		}
 	}
-}
-
-// appendUnescaped appends the decoded content of a validated JSON string
-// (raw is what lies between the quotes).
-func appendUnescaped(dst, raw []byte) []byte {
-	for len(raw) > 0 {
-		k := 0
-		for k < len(raw) && raw[k] != '\\' {
-			k++
-		}
-		dst = append(dst, raw[:k]...)
-		if k == len(raw) {
-			break
-		}
-		raw = raw[k:]
-		c := raw[1]
-		switch c {
-		case 'u':
-			r, _ := hex4(raw, 2)
-			raw = raw[6:]
-			if r >= 0xD800 && r <= 0xDBFF && len(raw) >= 6 {
-				r2, _ := hex4(raw, 2)
-				r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
-				raw = raw[6:]
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		case 'b':
-			c = '\b'
-		case 'f':
-			c = '\f'
-		case 'n':
-			c = '\n'
-		case 'r':
-			c = '\r'
-		case 't':
-			c = '\t'
-		}
-		dst = append(dst, c)
-		raw = raw[2:]
-	}
-	return dst
 }

@@ -168,8 +168,8 @@ func TestAppendUnescaped(t *testing.T) {
 		`plain`:           "plain",
 		`a\nb\"c\\\u00e9`: "a\nb\"c\\é",
 		`\ud83d\ude00!`:   "😀!",
-		`bad\u00`:         `bad\u00`,
-		`trailing\`:       `trailing\`,
+		`bad\u00`:         "bad\uFFFD00",
+		`trailing\`:       "trailing\uFFFD",
 	} {
 		if got := string(AppendUnescaped(nil, []byte(raw))); got != want {
 			t.Errorf("AppendUnescaped(%s) = %q, want %q", raw, got, want)

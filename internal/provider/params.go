@@ -3,7 +3,7 @@ package provider
 import (
 	"encoding/json"
 
-	"github.com/switchboard-gw/switchboard/internal/openai"
+	"github.com/switchboard-gw/switchboard/internal/rawjson"
 )
 
 // ParamKind is what a translating provider does with one top-level member
@@ -37,15 +37,7 @@ func (c *Call) DropParams() bool {
 	if c.Deployment.DropParams {
 		return true
 	}
-	drop := false
-	openai.EachMember(c.Body, func(name, value []byte) bool {
-		if string(name) == "drop_params" {
-			drop = string(value) == "true"
-			return false
-		}
-		return true
-	})
-	return drop
+	return string(rawjson.Member(c.Body, "drop_params")) == "true"
 }
 
 // SortParams walks the top-level members of the call's JSON body and sorts
@@ -55,22 +47,21 @@ func (c *Call) DropParams() bool {
 // dropped. Nothing unsupported is sent upstream to be rejected there, and
 // nothing is lost without the client having asked for it.
 func SortParams(c *Call, kind func(name string) ParamKind, keep func(name string, value json.RawMessage)) *Error {
-	var bad string
 	drop := -1 // unknown until needed: most requests have nothing unsupported
-	openai.EachMember(c.Body, func(rawName, value []byte) bool {
-		name := string(rawName)
+	for it := rawjson.Members(c.Body); it.Next(); {
+		name := string(it.Name())
 		if gatewayParams[name] {
-			return true
+			continue
 		}
 		switch kind(name) {
 		case ParamTranslated:
 		case ParamPassthrough:
 			if keep != nil {
-				keep(name, value)
+				keep(name, it.Value())
 			}
 		default:
-			if string(value) == "null" {
-				return true
+			if string(it.Value()) == "null" {
+				continue
 			}
 			if drop < 0 {
 				drop = 0
@@ -79,14 +70,9 @@ func SortParams(c *Call, kind func(name string) ParamKind, keep func(name string
 				}
 			}
 			if drop == 0 {
-				bad = name
-				return false
+				return UnsupportedParam(c, name, "")
 			}
 		}
-		return true
-	})
-	if bad != "" {
-		return UnsupportedParam(c, bad, "")
 	}
 	return nil
 }

@@ -174,6 +174,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			s.serveInference(ctx, op, model, principal)
 			return
 		}
+		if route := matchMessages(path); route != 0 {
+			s.serveMessages(ctx, route, principal)
+			return
+		}
 	} else if ctx.IsGet() {
 		if s.serveModels(ctx, path) {
 			return
@@ -254,7 +258,11 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*auth.Principal, bool) 
 	case errors.Is(err, auth.ErrUnavailable):
 		e = &provider.Error{Status: 503, Type: "no_db_connection", Message: "the key store is unavailable; try again", Cause: err}
 	}
-	s.writeError(ctx, e)
+	if ctx.IsPost() && matchMessages(ctx.Path()) != 0 {
+		s.writeMessagesError(ctx, e)
+	} else {
+		s.writeError(ctx, e)
+	}
 	return nil, false
 }
 
@@ -276,6 +284,20 @@ type exchange struct {
 var exchangePool = sync.Pool{New: func() any { return &exchange{id: make([]byte, 0, 36)} }}
 
 func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathModel string, principal *auth.Principal) {
+	ex, rctx := s.openExchange(ctx, op, pathModel, principal, ctx.PostBody())
+	if err := s.pipeline.Serve(rctx, &ex.req, ex); err != nil {
+		s.writeError(ctx, err)
+	}
+	if !ex.streaming {
+		ex.finish()
+	}
+}
+
+// openExchange starts one inference request: counted in flight, with its
+// id, deadline and hang-up watch. body is what the pipeline serves (the
+// client's, or a converted one). The caller ends it with finish unless it
+// became a stream.
+func (s *Server) openExchange(ctx *fasthttp.RequestCtx, op provider.Op, pathModel string, principal *auth.Principal, body []byte) (*exchange, context.Context) {
 	s.inflight.Add(1)
 	s.started()
 	ex := exchangePool.Get().(*exchange)
@@ -289,18 +311,13 @@ func (s *Server) serveInference(ctx *fasthttp.RequestCtx, op provider.Op, pathMo
 	ex.req = proxy.Request{
 		ID:          string(ex.id),
 		Op:          op,
-		Body:        ctx.PostBody(),
+		Body:        body,
 		ContentType: ctx.Request.Header.ContentType(),
 		PathModel:   pathModel,
 		Received:    ctx.Time(),
 		Principal:   principal,
 	}
-	if err := s.pipeline.Serve(rctx, &ex.req, ex); err != nil {
-		s.writeError(ctx, err)
-	}
-	if !ex.streaming {
-		ex.finish()
-	}
+	return ex, rctx
 }
 
 func (ex *exchange) finish() {
@@ -353,12 +370,22 @@ func (ex *exchange) CloseWithError(err error) error {
 
 // writeError writes err as the OpenAI error envelope with its status.
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
-	e := provider.AsError(err)
+	e, ok := s.errorHead(ctx, err)
+	if !ok {
+		return
+	}
+	ctx.SetBody((&openai.Error{Message: e.Message, Type: e.Type, Code: e.Code, Param: e.Param}).AppendJSON(nil))
+}
+
+// errorHead logs err and writes everything of its answer but the body;
+// ok is false when there is no answer to write (the client is gone).
+func (s *Server) errorHead(ctx *fasthttp.RequestCtx, err error) (e *provider.Error, ok bool) {
+	e = provider.AsError(err)
 	if e.Status == provider.StatusClientClosed {
 		// Nobody is listening; close rather than write.
 		ctx.SetConnectionClose()
 		s.log.Debug("client closed the request", "request_id", string(ctx.Response.Header.Peek("x-request-id")))
-		return
+		return e, false
 	}
 	if e.Status >= 500 {
 		s.log.Warn("request failed", "status", e.Status, "type", e.Type, "error", e.Error(), "request_id", string(ctx.Response.Header.Peek("x-request-id")))
@@ -369,7 +396,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	ctx.SetStatusCode(e.Status)
 	ctx.SetContentType("application/json")
-	ctx.SetBody((&openai.Error{Message: e.Message, Type: e.Type, Code: e.Code, Param: e.Param}).AppendJSON(nil))
+	return e, true
 }
 
 // fasthttpLogger sends fasthttp's own messages (connection-level errors it

@@ -74,9 +74,6 @@ func Prepare(d *provider.Deployment, lookupEnv func(string) (string, bool)) erro
 	}
 	root := base.Scheme + "://" + base.Host + base.Path
 	p := &prepared{}
-	if strings.HasPrefix(d.Provider, "ollama") && !strings.HasSuffix(root, "/v1") {
-		root += "/v1"
-	}
 	p.headers = append(p.headers, [2]string{"Content-Type", "application/json"})
 	if v.azure {
 		if d.APIVersion == "" {

@@ -44,7 +44,6 @@ func TestPrepareDefaults(t *testing.T) {
 		{d: provider.Deployment{Provider: "groq", Model: "llama3"}, wantURL: "https://api.groq.com/openai/v1/chat/completions"},
 		{d: provider.Deployment{Provider: "deepseek", Model: "deepseek-chat"}, wantURL: "https://api.deepseek.com/chat/completions"},
 		{d: provider.Deployment{Provider: "hosted_vllm", Model: "m"}, wantURL: "http://vllm:8000/v1/chat/completions"},
-		{d: provider.Deployment{Provider: "ollama", Model: "llama3", APIBase: "http://localhost:11434"}, wantURL: "http://localhost:11434/v1/chat/completions"},
 		{d: provider.Deployment{Provider: "azure", Model: "dep", APIBase: "https://r.openai.azure.com/"}, wantURL: "https://r.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2024-10-21"},
 		{d: provider.Deployment{Provider: "azure", Model: "dep"}, wantErr: true},
 		{d: provider.Deployment{Provider: "openai", APIBase: "ftp://x"}, wantErr: true},

@@ -27,10 +27,6 @@ var vendors = map[string]vendor{
 	"hosted_vllm":  {keyEnv: "HOSTED_VLLM_API_KEY", baseEnv: "HOSTED_VLLM_API_BASE"},
 	"vllm":         {keyEnv: "HOSTED_VLLM_API_KEY", baseEnv: "HOSTED_VLLM_API_BASE"},
 	"lm_studio":    {defaultBase: "http://localhost:1234/v1", keyEnv: "LM_STUDIO_API_KEY", baseEnv: "LM_STUDIO_API_BASE"},
-	// Ollama's OpenAI-compatible /v1 surface; the native API arrives with the
-	// translating providers.
-	"ollama":      {defaultBase: "http://localhost:11434/v1", baseEnv: "OLLAMA_API_BASE"},
-	"ollama_chat": {defaultBase: "http://localhost:11434/v1", baseEnv: "OLLAMA_API_BASE"},
 }
 
 // Handles reports whether provider is served by this package.
