@@ -85,6 +85,7 @@ type Gateway struct {
 	log        *slog.Logger
 	server     *server.Server
 	client     *upstream.Client
+	clientSide *clientSide // nil: requests may not name their own api_base/api_key
 	db         *database
 	redis      *redis.Client // nil: counters in memory
 	ledger     *ledger
@@ -93,7 +94,8 @@ type Gateway struct {
 	resetEvery time.Duration
 	auth       *auth.Authenticator
 	limiter    *policy.Limiter
-	bus        broadcast.Bus // carries cache invalidations to every replica
+	bus        broadcast.Bus   // carries cache invalidations to every replica
+	monitor    *router.Monitor // cooldowns and health checks
 	addr       string
 	open       bool
 }
@@ -122,12 +124,10 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("general_settings.database_url: %w", err)
 	}
 	client := upstream.New(upstream.Options{MaxIdleConnsPerHost: 1024})
-	deps, err := deployments(cfg, client, env, log)
+	deps, wildcard, err := deployments(cfg, client, env, log)
 	if err != nil {
 		return nil, err
 	}
-	rt := router.New(deps)
-	metrics := telemetry.NewMetrics(rt.Names(), log)
 	// Counters live in Redis when one is configured, so every replica
 	// enforces one global limit; otherwise in this process.
 	var counters counter.Store = counter.NewMemory(nil)
@@ -151,9 +151,25 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	// The ledger's writer needs the store, which Run opens.
 	ldg := &ledger{log: log}
 	limiter := policy.New(counters, directory{g}, log)
+	rt, err := router.NewWith(priceDeployments(deps, priced), routerOptions(cfg, counters, limiter.Replicas, wildcard, log))
+	if err != nil {
+		return nil, err
+	}
+	metrics := telemetry.NewMetrics(rt.Names(), log)
 	metrics.WatchCounters(limiter.Degraded)
+	g.monitor = router.NewMonitor(routed(deps), healthConfig(cfg, wildcard, log))
+	rt.SetHealth(g.monitor)
+	metrics.WatchDeployments(g.monitor)
 	g.auth = auth.New(masterKey, directory{g})
 	pipeline := &proxy.Pipeline{Router: rt, Observer: observers{metrics, ldg}, Limiter: limiter, Prices: priced, EndUsers: g.auth}
+	pipeline.Retries, pipeline.Fallbacks = attemptSettings(cfg)
+	pipeline.Attempts = metrics
+	if g.clientSide, err = newClientSide(cfg); err != nil {
+		return nil, err
+	}
+	if g.clientSide != nil {
+		pipeline.Override = g.clientSide.Override
+	}
 
 	scfg := server.Config{
 		MaxBodySize:    DefaultMaxBodySize,
@@ -169,7 +185,8 @@ func Build(cfg *config.Config, o Options, log *slog.Logger) (*Gateway, error) {
 	if scfg.RequestTimeout <= 0 {
 		scfg.RequestTimeout = 6000 * time.Second
 	}
-	srv := server.New(scfg, server.Deps{Pipeline: pipeline, Auth: g.auth, Metrics: metrics.Handler(), Log: log, Started: metrics.Started, Database: g.databaseStatus}, rt.Names())
+	srv := server.New(scfg, server.Deps{Pipeline: pipeline, Auth: g.auth, Metrics: metrics.Handler(), Log: log, Started: metrics.Started, Database: g.databaseStatus,
+		Health: g.monitor, Redis: g.redisStatus}, rt.Models())
 
 	host := o.Host
 	if host == "" {
@@ -214,10 +231,11 @@ func envLookup(cfg *config.Config, lookup func(string) (string, bool)) func(stri
 	}
 }
 
-// deployments builds one provider.Deployment per model_list entry.
-func deployments(cfg *config.Config, client *upstream.Client, env func(string) (string, bool), log *slog.Logger) ([]router.Weighted, error) {
-	mockProvider := mock.New()
-	httpProviders := map[string]provider.Provider{}
+// deployments builds one provider.Deployment per model_list entry, with
+// its routing settings, and the function that makes a wildcard entry's
+// deployment for one requested model (router.Options.Prepare).
+func deployments(cfg *config.Config, client *upstream.Client, env func(string) (string, bool), log *slog.Logger) ([]router.Weighted, func(*provider.Deployment, string) (*provider.Deployment, error), error) {
+	pp := &preparer{client: client, env: env, mock: mock.New(), http: map[string]provider.Provider{}}
 	var out []router.Weighted
 	var problems []error
 	for i := range cfg.ModelList {
@@ -246,67 +264,105 @@ func deployments(cfg *config.Config, client *upstream.Client, env func(string) (
 		for k, v := range p.ExtraHeaders {
 			d.Headers = append(d.Headers, [2]string{k, v})
 		}
-		var err error
-		switch {
-		case m.Provider == "mock":
-			resp := ""
-			if p.MockResponse != nil {
-				resp = *p.MockResponse
-			}
-			err = mock.Prepare(d, resp)
-			d.Impl = mockProvider
-		case openaicompat.Handles(m.Provider):
-			err = openaicompat.Prepare(d, env)
-			if httpProviders[m.Provider] == nil {
-				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, openaicompat.Codec{}, openaicompat.Ops...)
-			}
-			d.Impl = httpProviders[m.Provider]
-		// Translating providers.
-		case m.Provider == "anthropic":
-			err = anthropic.Prepare(d, env)
-			if httpProviders[m.Provider] == nil {
-				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, anthropic.Codec{}, provider.OpChat)
-			}
-			d.Impl = httpProviders[m.Provider]
-		case gemini.Handles(m.Provider, m.UpstreamModel):
-			err = gemini.Prepare(d, env)
-			if httpProviders[m.Provider] == nil {
-				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, gemini.Codec{}, gemini.Ops...)
-			}
-			d.Impl = httpProviders[m.Provider]
-		case m.Provider == "bedrock":
-			err = bedrock.Prepare(d, env)
-			if httpProviders[m.Provider] == nil {
-				httpProviders[m.Provider] = bedrock.New(client)
-			}
-			d.Impl = httpProviders[m.Provider]
-		case cohere.Handles(m.Provider):
-			err = cohere.Prepare(d, env)
-			if httpProviders[m.Provider] == nil {
-				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, cohere.Codec{}, cohere.Ops...)
-			}
-			d.Impl = httpProviders[m.Provider]
-		case m.Provider == "ollama" || m.Provider == "ollama_chat":
-			err = ollama.Prepare(d, env)
-			if httpProviders[m.Provider] == nil {
-				httpProviders[m.Provider] = provider.NewHTTP(m.Provider, client, ollama.Codec{}, ollama.Ops...)
-			}
-			d.Impl = httpProviders[m.Provider]
-		default:
-			log.Warn("provider is not implemented yet: requests to this model will fail with 501", "model_name", m.ModelName, "provider", m.Provider)
-			d.Impl = unavailable{name: m.Provider}
+		resp := ""
+		if p.MockResponse != nil {
+			resp = *p.MockResponse
 		}
-		if err != nil {
+		if err := pp.prepare(d, resp); err != nil {
 			problems = append(problems, fmt.Errorf("model_list[%d] (%s): %w", i, m.ModelName, err))
 			continue
 		}
-		w := 0.0
-		if p.Weight != nil {
-			w = *p.Weight
+		if u, ok := d.Impl.(unavailable); ok && u.name != "*" {
+			log.Warn("provider is not implemented yet: requests to this model will fail with 501", "model_name", m.ModelName, "provider", m.Provider)
 		}
-		out = append(out, router.Weighted{Deployment: d, Weight: w})
+		out = append(out, weighted(d, m))
 	}
-	return out, errors.Join(problems...)
+	return out, pp.wildcard, errors.Join(problems...)
+}
+
+// preparer readies deployments for their provider, with one client per
+// provider. After Build only the router's wildcard groups use it, one at a
+// time (the router makes them under a lock).
+type preparer struct {
+	client *upstream.Client
+	env    func(string) (string, bool)
+	mock   provider.Provider
+	http   map[string]provider.Provider
+}
+
+// shared is the provider serving name's deployments, made on first use.
+func (pp *preparer) shared(name string, build func() provider.Provider) provider.Provider {
+	if pp.http[name] == nil {
+		pp.http[name] = build()
+	}
+	return pp.http[name]
+}
+
+func (pp *preparer) prepare(d *provider.Deployment, mockResponse string) error {
+	var err error
+	name, client, env := d.Provider, pp.client, pp.env
+	switch {
+	case name == "mock":
+		err = mock.Prepare(d, mockResponse)
+		d.Impl = pp.mock
+	case openaicompat.Handles(name):
+		err = openaicompat.Prepare(d, env)
+		d.Impl = pp.shared(name, func() provider.Provider {
+			return provider.NewHTTP(name, client, openaicompat.Codec{}, openaicompat.Ops...)
+		})
+	// Translating providers: one case each.
+	case name == "anthropic":
+		err = anthropic.Prepare(d, env)
+		d.Impl = pp.shared(name, func() provider.Provider { return provider.NewHTTP(name, client, anthropic.Codec{}, provider.OpChat) })
+	case gemini.Handles(name, d.Model):
+		err = gemini.Prepare(d, env)
+		d.Impl = pp.shared(name, func() provider.Provider { return provider.NewHTTP(name, client, gemini.Codec{}, gemini.Ops...) })
+	case name == "bedrock":
+		err = bedrock.Prepare(d, env)
+		d.Impl = pp.shared(name, func() provider.Provider { return bedrock.New(client) })
+	case cohere.Handles(name):
+		err = cohere.Prepare(d, env)
+		d.Impl = pp.shared(name, func() provider.Provider { return provider.NewHTTP(name, client, cohere.Codec{}, cohere.Ops...) })
+	case name == "ollama" || name == "ollama_chat":
+		err = ollama.Prepare(d, env)
+		d.Impl = pp.shared(name, func() provider.Provider { return provider.NewHTTP(name, client, ollama.Codec{}, ollama.Ops...) })
+	default:
+		// Also model: "*", whose requests each get a deployment of the
+		// provider their model names (wildcard), never this one.
+		d.Impl = unavailable{name: name}
+	}
+	return err
+}
+
+// wildcard makes the deployment serving model for a wildcard entry t
+// ("openai/*", "*"): t's settings with the upstream model, prepared like a
+// configured deployment. For "*" the provider comes from model itself,
+// with the environment's credentials, as in LiteLLM.
+func (pp *preparer) wildcard(t *provider.Deployment, model string) (*provider.Deployment, error) {
+	d := &provider.Deployment{
+		ID: t.ID, ModelName: t.ModelName, Provider: t.Provider, Model: model,
+		APIBase: t.APIBase, APIVersion: t.APIVersion, Organization: t.Organization, APIKey: t.APIKey,
+		Headers: t.Headers, Timeout: t.Timeout, StreamTimeout: t.StreamTimeout, Extra: t.Extra, DropParams: t.DropParams,
+	}
+	if d.Provider == "*" {
+		p, upstreamModel, ok := config.ResolveModel(model)
+		if !ok {
+			return nil, fmt.Errorf("cannot tell the provider of %q: name it as \"<provider>/<model>\"", model)
+		}
+		d.Provider, d.Model = p, upstreamModel
+	}
+	if d.Provider == "mock" {
+		// The mock's settings are the entry's, whatever the model.
+		d.Private, d.Impl = t.Private, t.Impl
+		return d, nil
+	}
+	if err := pp.prepare(d, ""); err != nil {
+		return nil, err
+	}
+	if _, ok := d.Impl.(unavailable); ok {
+		return nil, fmt.Errorf("provider %q is not implemented yet in this Switchboard build", d.Provider)
+	}
+	return d, nil
 }
 
 // dropParams is the deployment's drop_params, else the global one.
@@ -445,6 +501,9 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	}
 	// The background jobs must be gone before the database and Redis close.
 	stopResets := func() { cancelResets(); <-resetsDone; <-heartbeatDone }
+	// Health checks use the upstream client, and sharing cooldowns Redis:
+	// both stop before those close.
+	stopHealth := g.startHealth()
 	g.log.Info("switchboard is serving", "addr", ln.Addr().String(), "version", version.Version, "models", len(g.cfg.ModelList), "database", g.db.kind)
 	if o.Ready != nil {
 		o.Ready(ln.Addr())
@@ -453,7 +512,9 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	go func() { errc <- g.server.Serve(ln) }()
 	select {
 	case err := <-errc:
+		stopHealth()
 		g.client.Close()
+		g.clientSide.close()
 		_ = w.Close(context.Background())
 		stopResets()
 		g.db.close()
@@ -466,7 +527,9 @@ func (g *Gateway) Run(ctx context.Context, o Options) error {
 	}
 	g.log.Info("shutting down: draining in-flight requests", "deadline", drain.String())
 	err = g.server.Shutdown(drain)
+	stopHealth()
 	g.client.Close()
+	g.clientSide.close()
 	// Every response already sent has its spend row: flush them to the
 	// database (or to the spill directory) before the database closes.
 	fctx, cancel := context.WithTimeout(context.Background(), flushTimeout)

@@ -195,6 +195,9 @@ type RouterSettings struct {
 	AllowedFailsPolicy *AllowedFailsPolicy `yaml:"allowed_fails_policy"`
 	CooldownTime       *Duration           `yaml:"cooldown_time"`
 	DisableCooldowns   *bool               `yaml:"disable_cooldowns"`
+	// MaxCooldownShare is Switchboard's own (LiteLLM has none): at most this
+	// share of a group is cooled down while the rest serve (default 0.5).
+	MaxCooldownShare *float64 `yaml:"max_cooldown_share"`
 
 	EnablePreCallChecks   *bool    `yaml:"enable_pre_call_checks"`
 	OptionalPreCallChecks []string `yaml:"optional_pre_call_checks"`
@@ -352,6 +355,7 @@ type GeneralSettings struct {
 	EnforcedParams                []string          `yaml:"enforced_params"`
 	RejectClientsideMetadataTags  *bool             `yaml:"reject_clientside_metadata_tags"`
 	AllowClientSideCredentials    *bool             `yaml:"allow_client_side_credentials"`
+	AllowedClientSideAPIBaseHosts []string          `yaml:"allowed_client_side_api_base_hosts"` // Switchboard's: hosts a request's own api_base may name
 	ForwardClientHeadersToLLMAPI  *bool             `yaml:"forward_client_headers_to_llm_api"`
 	ForwardOpenAIOrgID            *bool             `yaml:"forward_openai_org_id"`
 	ForwardLLMProviderAuthHeaders *bool             `yaml:"forward_llm_provider_auth_headers"`

@@ -62,15 +62,15 @@ func TestImplementedNow(t *testing.T) {
 		"general_settings.master_key", "general_settings.max_request_size_mb", "litellm_settings.request_timeout",
 		"router_settings.timeout", "router_settings.stream_timeout", "litellm_settings.drop_params",
 		"general_settings.database_url", "router_settings.redis_host", "router_settings.redis_url",
+		"model_list.litellm_params.rpm", "model_list.litellm_params.tpm", "model_list.litellm_params.weight",
+		"router_settings.routing_strategy", "router_settings.fallbacks", "router_settings.num_retries",
 	} {
 		if !table[key] {
 			t.Errorf("%s should be implemented", key)
 		}
 	}
 	for _, key := range []string{
-		"model_list.litellm_params.rpm", "model_list.litellm_params.tpm", "model_list.litellm_params.weight",
-		"router_settings.fallbacks", "router_settings.num_retries", "router_settings.routing_strategy",
-		"litellm_settings.cache", "litellm_settings.callbacks",
+		"model_list.litellm_params.region_name", "litellm_settings.cache", "litellm_settings.callbacks",
 	} {
 		if implemented, ok := table[key]; !ok || implemented {
 			t.Errorf("%s should be listed as not implemented yet", key)

@@ -103,15 +103,9 @@ func TestLoadLiteLLMDocsConfig(t *testing.T) {
 
 	// Exactly the keys Switchboard does not act on yet, each once.
 	want := []string{
-		"model_list[0].litellm_params.rpm",
 		"model_list[5].model_info.base_model",
 		"litellm_settings.success_callback",
 		"litellm_settings.callbacks",
-		"litellm_settings.num_retries",
-		"router_settings.routing_strategy",
-		"router_settings.enable_pre_call_checks",
-		"router_settings.fallbacks",
-		"router_settings.context_window_fallbacks",
 		"general_settings.alerting",
 		"general_settings.proxy_batch_write_at",
 		"general_settings.database_connection_pool_limit",
@@ -130,8 +124,14 @@ func TestLoadLiteLLMDocsConfig(t *testing.T) {
 	if w, _ := findWarning(ws, "litellm_settings.callbacks"); w.String() != "testdata/litellm_docs.yaml:47: litellm_settings.callbacks: parsed but not implemented yet; it has no effect" {
 		t.Errorf("callbacks warning = %q", w.String())
 	}
-	if w, _ := findWarning(ws, "model_list[0].litellm_params.rpm"); !strings.Contains(w.Message, "set in 3 model_list entries") {
-		t.Errorf("rpm warning should count entries: %q", w.Message)
+	// A key set in several entries warns once, counting them.
+	src := "model_list:\n"
+	for _, m := range []string{"x", "y", "z"} {
+		src += "  - model_name: a\n    litellm_params: {model: openai/" + m + ", region_name: eu}\n"
+	}
+	_, rws := mustParse(t, src, nil)
+	if w, _ := findWarning(rws, "model_list[0].litellm_params.region_name"); len(rws) != 1 || !strings.Contains(w.Message, "set in 3 model_list entries") {
+		t.Errorf("region_name warnings should be one counting entries: %v", rws)
 	}
 
 	type entry struct{ name, provider, upstream string }

@@ -264,6 +264,9 @@ func (l *loader) validateRouter(cfg *Config) {
 		}
 		l.problemPath("router_settings.routing_strategy", msg+"; expected one of "+strings.Join(routingStrategies(), ", "))
 	}
+	if v := rs.MaxCooldownShare; v != nil && *v > 1 {
+		l.problemPath("router_settings.max_cooldown_share", fmt.Sprintf("is %v; it is a share of a model group, from 0 to 1", *v))
+	}
 	for i, c := range rs.OptionalPreCallChecks {
 		if !slices.Contains(preCallChecks(), c) {
 			path := fmt.Sprintf("router_settings.optional_pre_call_checks[%d]", i)

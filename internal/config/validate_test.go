@@ -292,3 +292,21 @@ router_settings:
 		}
 	}
 }
+
+func TestMaxCooldownShare(t *testing.T) {
+	cfg, ws := mustParse(t, "model_list: []\nrouter_settings: {max_cooldown_share: 0.25}\n", nil)
+	if cfg.RouterSettings.MaxCooldownShare == nil || *cfg.RouterSettings.MaxCooldownShare != 0.25 {
+		t.Errorf("max_cooldown_share = %v", cfg.RouterSettings.MaxCooldownShare)
+	}
+	for _, w := range ws {
+		if strings.Contains(w.Path, "max_cooldown_share") {
+			t.Errorf("warning for an implemented key: %v", w)
+		}
+	}
+	for _, bad := range []string{"1.5", "-0.1"} {
+		_, _, ps := parse(t, "router_settings: {max_cooldown_share: "+bad+"}\n", nil)
+		if _, ok := findProblem(ps, "router_settings.max_cooldown_share"); !ok {
+			t.Errorf("max_cooldown_share %s: problems = %v", bad, ps)
+		}
+	}
+}

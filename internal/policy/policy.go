@@ -441,6 +441,52 @@ func (l *Limiter) modelBudget(ctx context.Context, now time.Time, a *Admission, 
 	return nil
 }
 
+// Extend raises a held admission's budget reservation to reserve, when that
+// is more than it holds: a retry or fallback moved the request to a
+// deployment whose worst case costs more than the one it was admitted at.
+// The budgets are checked again for the difference, atomically, so a
+// request cannot overspend by failing over to a pricier model; a refusal
+// leaves the admission as it was (the request keeps its deployment and
+// the caller decides what to do). Rate limits are not charged again: it
+// is still one request.
+func (l *Limiter) Extend(ctx context.Context, a *Admission, reserve int64) error {
+	if l == nil || !a.held || reserve <= a.reserved {
+		return nil
+	}
+	delta := reserve - a.reserved
+	var lims [maxLimits]counter.Limit
+	var idx [maxLimits]int
+	n := 0
+	for i := range a.n {
+		if a.limits[i].Kind == counter.Budget {
+			lims[n], idx[n] = a.limits[i], i
+			lims[n].Amount = delta
+			n++
+		}
+	}
+	if n == 0 {
+		a.reserved = reserve
+		return nil
+	}
+	// An admission made while the shared counters were unreachable holds
+	// no budget (those requests are refused), so n is 0 for it above.
+	var remaining [maxLimits]int64
+	d := counter.Decision{Remaining: remaining[:0]}
+	if err := l.counters.Admit(ctx, lims[:n], &d); err != nil {
+		if errors.Is(err, counter.ErrUnavailable) {
+			return &provider.Error{Status: 503, Type: "budget_unavailable", Code: "503", RetryAfter: time.Second,
+				Message: "Budget cannot be checked: the shared counters are unreachable.", Cause: err}
+		}
+		return err
+	}
+	if !d.Allowed {
+		i := d.Denied
+		return budgetExceeded(&a.about[idx[i]], &lims[i], d.Remaining[i])
+	}
+	a.reserved = reserve
+	return nil
+}
+
 // Headers returns LiteLLM's x-ratelimit-* values for the first request and
 // token limits (-1 when there are none).
 func (a *Admission) Headers() (limitRequests, remainingRequests, limitTokens, remainingTokens int64) {

@@ -322,3 +322,39 @@ func TestSoftBudgetAlert(t *testing.T) {
 		t.Errorf("%d alerts, want 1:\n%s", n, logs.String())
 	}
 }
+
+// A fallback to a pricier deployment extends the reservation: the budget
+// is checked again for the difference, and a refusal leaves the admission
+// holding what it held.
+func TestExtendReservation(t *testing.T) {
+	c := counter.NewMemory(nil)
+	l := New(c, nil, nil)
+	p := principal(store.Key{MaxBudget: ptr(10_000)})
+	ctx := context.Background()
+	var a, b Admission
+	if err := l.Admit(ctx, &Request{Principal: p, Model: "m", Reserve: 3000}, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Extend(ctx, &a, 1000); err != nil {
+		t.Fatalf("a smaller worst case needs nothing more: %v", err)
+	}
+	if err := l.Extend(ctx, &a, 6000); err != nil {
+		t.Fatalf("6,000 of 10,000: %v", err)
+	}
+	if err := l.Admit(ctx, &Request{Principal: p, Model: "m", Reserve: 5000}, &b); err == nil {
+		t.Fatal("the extended reservation was not counted: a second request for 5,000 was admitted")
+	}
+	err := l.Extend(ctx, &a, 12_000)
+	if e := provider.AsError(err); err == nil || e.Type != "budget_exceeded" {
+		t.Fatalf("extending past the budget: %v", err)
+	}
+	l.Settle(ctx, &a, 0, 2000)
+	got, err := c.Get(ctx, []string{"k:abc:budget"}, []counter.Kind{counter.Budget})
+	if err != nil || got[0] != 2000 {
+		t.Fatalf("after settling at 2,000 the budget counter is %v (%v); the refused extension leaked or the extension was not settled", got, err)
+	}
+	var none Admission
+	if err := l.Extend(ctx, &none, 5000); err != nil {
+		t.Fatalf("an admission holding nothing: %v", err)
+	}
+}

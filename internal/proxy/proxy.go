@@ -40,6 +40,13 @@ type Request struct {
 	Received time.Time
 	// Principal is who the request acts as (never nil once authenticated).
 	Principal *auth.Principal
+	// Idempotent: the client sent an Idempotency-Key, so an attempt the
+	// upstream may have accepted before timing out may be made again.
+	Idempotent bool
+	// NumRetries is the x-litellm-num-retries header, when NumRetriesSet
+	// (a "num_retries" body member wins over it).
+	NumRetries    int
+	NumRetriesSet bool
 }
 
 // Responder is how the pipeline answers; the server implements it.
@@ -103,6 +110,37 @@ type Pipeline struct {
 	// EndUsers finds the end user a request names in "user" (nil: none
 	// have limits).
 	EndUsers EndUsers
+
+	// Retries and Fallbacks are router_settings' (zero values: a request
+	// is attempted once, on its own group).
+	Retries   router.Retries
+	Fallbacks router.Fallbacks
+	// Attempts receives every upstream attempt (nil: none).
+	Attempts AttemptObserver
+	// Override serves a request that names its own api_base or api_key: it
+	// returns a copy of d using them, or an *Error refusing them. Nil:
+	// such requests are refused (LiteLLM's default).
+	Override func(d *provider.Deployment, c ClientCredentials) (*provider.Deployment, error)
+
+	once    sync.Once
+	routing *routing
+	// Sleep and Jitter are time.Sleep and rand, replaced in tests.
+	sleepFn  func(context.Context, time.Duration) bool
+	jitterFn func() float64
+}
+
+func (p *Pipeline) sleep(ctx context.Context, d time.Duration) bool {
+	if p.sleepFn != nil {
+		return p.sleepFn(ctx, d)
+	}
+	return router.Sleep(ctx, d)
+}
+
+func (p *Pipeline) jitter() float64 {
+	if p.jitterFn != nil {
+		return p.jitterFn()
+	}
+	return router.Jitter()
 }
 
 // EndUsers looks up end users; auth.Authenticator caches them.
@@ -139,6 +177,40 @@ type state struct {
 	lim    policy.Request
 	price  spend.Price
 	priced bool
+
+	// The request as attempted: its operation, body (without the members
+	// the gateway consumes) and the model it asked for.
+	op          provider.Op
+	body        []byte
+	contentType []byte
+	model       string
+	admitted    bool
+	// The request's own routing options.
+	perRequestRetries int // -1: not given
+	reqFallbacks      []string
+	creds             *ClientCredentials
+	// The attempt loop's progress.
+	sel          router.Selection
+	tried        []*provider.Deployment
+	visited      []string // groups attempted or passed over
+	primary      string   // the group the client asked for
+	group        *router.Group
+	base         *provider.Deployment // the configured deployment attempted last
+	dep          *provider.Deployment // what was sent to: base, or its copy with the request's credentials
+	attempts     int
+	retries      int
+	fallbacks    int
+	maxRetries   int
+	maxFallbacks int
+	last         *provider.Error // the last attempt's error
+	groupErr     *provider.Error // the current group's last error
+	unavailable  *router.NoDeploymentsError
+	chainSet     bool
+	kind         router.FallbackKind
+	chain        []string
+	next         int
+	pending      bool          // a committed stream's attempt is not reported yet
+	ttfb         time.Duration // its time to first bytes
 }
 
 var statePool = sync.Pool{New: func() any { return &state{buf: make([]byte, 0, 4096), hdr: make([]byte, 0, 32)} }}
@@ -148,9 +220,12 @@ func (st *state) release() {
 	if cap(buf) > 1<<20 {
 		buf = make([]byte, 0, 4096)
 	}
+	clear(st.tried)
+	clear(st.visited)
+	tried, visited := st.tried[:0], st.visited[:0]
 	// The envelope is kept: parsing into it again reuses its model string
 	// when the next request names the same model (ParseEnvelope resets it).
-	*st = state{buf: buf, hdr: hdr, env: st.env}
+	*st = state{buf: buf, hdr: hdr, env: st.env, tried: tried, visited: visited}
 	statePool.Put(st)
 }
 
@@ -162,6 +237,7 @@ func (p *Pipeline) Serve(ctx context.Context, req *Request, w Responder) error {
 	st.p, st.ctx = p, ctx
 	st.out = Outcome{RequestID: req.ID, Op: req.Op, Start: req.Received, Principal: req.Principal}
 	if err := p.attempt(ctx, req, st); err != nil {
+		p.setRouteHeaders(w, st)
 		p.finish(st, err)
 		return err
 	}
@@ -181,9 +257,8 @@ func (p *Pipeline) Serve(ctx context.Context, req *Request, w Responder) error {
 	return nil
 }
 
-// attempt resolves the deployment and calls it. For streams it also reads the
-// first piece, so that an upstream that fails before saying anything is still
-// an ordinary error (and a retry candidate) rather than a broken stream.
+// attempt validates the request, finds its model group and runs the
+// attempt loop on it.
 func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 	model, err := p.model(req, st)
 	if err != nil {
@@ -198,34 +273,18 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 		return &Error{Status: 404, Type: "not_found_error", Code: "model_not_found", Param: "model",
 			Message: "model '" + model + "' is not served by this gateway; GET /v1/models lists the models you can use"}
 	}
-	dep, err := p.Router.Pick(group, &router.Selection{Tags: st.env.Tags})
-	if err != nil {
-		return &Error{Status: 503, Type: "service_unavailable", Code: "no_deployments_available", Message: err.Error(), Cause: err}
+	st.op, st.body, st.contentType, st.model = req.Op, req.Body, req.ContentType, model
+	st.perRequestRetries = -1
+	if req.NumRetriesSet {
+		st.perRequestRetries = max(req.NumRetries, 0)
 	}
-	if !dep.Impl.Supports(req.Op) {
-		return badRequest("model '"+model+"' ("+dep.Provider+") does not support "+req.Op.String(), "model")
-	}
-	if err := p.admit(ctx, req, st, model, dep); err != nil {
-		return err
-	}
-	// Only now: a refused request was never routed and leaves no ledger row.
-	st.out.Model, st.out.Deployment = model, dep
-	st.call = provider.Call{Op: req.Op, Deployment: dep, Body: req.Body, ContentType: req.ContentType, ClientModel: model}
 	if req.Op.JSONBody() {
-		st.call.Envelope = &st.env
-	}
-	if err := dep.Impl.Send(ctx, &st.call, &st.res); err != nil {
-		return err
-	}
-	if s := st.res.Stream; s != nil {
-		st.buf, st.upErr = s.Next(st.buf[:0])
-		if st.upErr != nil && st.upErr != io.EOF && len(st.buf) == 0 {
-			s.Close()
-			st.res.Stream = nil
-			return st.upErr
+		if err := p.options(req, st); err != nil {
+			return err
 		}
 	}
-	return nil
+	st.sel = router.Selection{Tags: st.env.Tags, PromptTokens: int64(len(st.body) / 4), Tried: st.tried, Stream: st.env.Stream, Context: ctx}
+	return p.route(ctx, req, st, group)
 }
 
 // admit checks the request against every limit and budget of the key, its
@@ -233,6 +292,7 @@ func (p *Pipeline) attempt(ctx context.Context, req *Request, st *state) error {
 // prompt plus max_tokens (or the model's output limit) at the deployment's
 // price.
 func (p *Pipeline) admit(ctx context.Context, req *Request, st *state, model string, dep *provider.Deployment) error {
+	reserve := p.reserve(req, st, dep)
 	if p.Limiter == nil {
 		return nil
 	}
@@ -248,29 +308,48 @@ func (p *Pipeline) admit(ctx context.Context, req *Request, st *state, model str
 		}
 		customer = c
 	}
-	st.price, st.priced = p.Prices[dep.ID]
-	var reserve int64
-	if st.priced {
-		var maxOut int64
-		if req.Op == provider.OpChat || req.Op == provider.OpCompletion {
-			maxOut = int64(st.env.MaxTokens)
-			if maxOut <= 0 {
-				maxOut = st.price.MaxOutputTokens
-			}
-			if maxOut <= 0 {
-				maxOut = defaultMaxOutput
-			}
-		}
-		reserve = int64(spend.Estimate(st.price, len(req.Body), maxOut))
-		if req.Op == provider.OpImageGeneration || req.Op == provider.OpSpeech {
-			reserve += int64(spend.EstimateUnits(st.price, int64(st.env.N), len(req.Body)))
-		}
-	}
 	// TPM is charged an estimate now (~4 bytes a token, plus the most the
 	// request may generate) and corrected to the real usage when it ends.
 	st.lim = policy.Request{Principal: req.Principal, Customer: customer, Model: model,
-		Tokens: int64(len(req.Body)/4) + int64(st.env.MaxTokens), Reserve: reserve}
+		Tokens: int64(len(st.body)/4) + int64(st.env.MaxTokens), Reserve: reserve}
 	return p.Limiter.Admit(ctx, &st.lim, &st.adm)
+}
+
+// cover makes the request's reservation cover its worst case on dep, a
+// deployment other than the one it was admitted at: a fallback to a
+// pricier model must not overspend a budget that admitted a cheap one.
+func (p *Pipeline) cover(ctx context.Context, req *Request, st *state, dep *provider.Deployment) error {
+	price, priced := st.price, st.priced
+	reserve := p.reserve(req, st, dep)
+	if err := p.Limiter.Extend(ctx, &st.adm, reserve); err != nil {
+		st.price, st.priced = price, priced
+		return err
+	}
+	return nil
+}
+
+// reserve prices the request at dep (which then prices its outcome) and
+// returns its worst-case cost there.
+func (p *Pipeline) reserve(req *Request, st *state, dep *provider.Deployment) int64 {
+	st.price, st.priced = p.Prices[dep.ID]
+	if !st.priced {
+		return 0
+	}
+	var maxOut int64
+	if req.Op == provider.OpChat || req.Op == provider.OpCompletion {
+		maxOut = int64(st.env.MaxTokens)
+		if maxOut <= 0 {
+			maxOut = st.price.MaxOutputTokens
+		}
+		if maxOut <= 0 {
+			maxOut = defaultMaxOutput
+		}
+	}
+	reserve := int64(spend.Estimate(st.price, len(st.body), maxOut))
+	if req.Op == provider.OpImageGeneration || req.Op == provider.OpSpeech {
+		reserve += int64(spend.EstimateUnits(st.price, int64(st.env.N), len(st.body)))
+	}
+	return reserve
 }
 
 // access applies a virtual key's model aliases and checks its allow-list
@@ -368,9 +447,7 @@ func multipartModel(body, contentType []byte) (string, error) {
 // Switchboard's names and LiteLLM's (for drop-in clients). The server sets
 // the request id headers itself, on errors too.
 func (p *Pipeline) setHeaders(w Responder, st *state, req *Request) {
-	d := st.out.Deployment
-	w.SetHeader("x-litellm-model-id", d.ID)
-	w.SetHeader("x-switchboard-deployment", d.ID)
+	p.setRouteHeaders(w, st)
 	overhead := time.Since(req.Received) - st.res.UpstreamLatency
 	st.hdr = strconv.AppendFloat(st.hdr[:0], float64(overhead.Microseconds())/1000, 'f', 3, 64)
 	w.SetHeaderBytes("x-switchboard-overhead-ms", st.hdr)
@@ -451,6 +528,7 @@ func (st *state) Done(writeErr error) {
 // finish records the outcome and returns the request state to the pool.
 func (p *Pipeline) finish(st *state, err error) {
 	out := &st.out
+	p.endStream(st, err)
 	if st.priced {
 		out.Cost = int64(spend.Cost(st.price, out.Usage))
 	}

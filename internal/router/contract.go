@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/provider"
@@ -29,6 +30,12 @@ type Selection struct {
 	// Tried are the deployments this request already attempted; they are
 	// picked again only when nothing else is usable.
 	Tried []*provider.Deployment
+	// Stream: the request streams, so latency-based routing ranks
+	// deployments by time to first token.
+	Stream bool
+	// Context bounds the shared-counter round trip Pick makes for a
+	// deployment with its own rpm/tpm (nil: context.Background()).
+	Context context.Context
 }
 
 // NoDeploymentsError is Pick's answer when every deployment of a group is
@@ -37,8 +44,19 @@ type Selection struct {
 type NoDeploymentsError struct {
 	Group   string
 	RetryAt time.Time // earliest recovery; zero when unknown
-	Reason  string    // "cooling down", "unhealthy", "at capacity"
+	Reason  string    // "cooling down", "unhealthy", "at capacity"; see the Reason constants
 }
+
+// The Reasons of a NoDeploymentsError that say why nothing was usable. The
+// last two are not transient: no deployment of the group can serve the
+// request as it is, so waiting does not help (RetryAt is zero).
+const (
+	ReasonCooling       = "cooling down"
+	ReasonUnhealthy     = "unhealthy"
+	ReasonAtCapacity    = "at capacity" // rpm, tpm or max_parallel_requests
+	ReasonTags          = "no deployment serves the request's tags"
+	ReasonContextWindow = "the prompt exceeds every deployment's max_input_tokens"
+)
 
 func (e *NoDeploymentsError) Error() string {
 	return "no deployment of model group " + e.Group + " is available: " + e.Reason
@@ -58,6 +76,11 @@ type Attempt struct {
 	// Tokens is the attempt's total usage, for TPM accounting (0 when
 	// unknown or failed).
 	Tokens int64
+	// Reserved is the Selection.PromptTokens of the Pick this attempt
+	// followed: Pick reserves that much of a deployment's tpm, and End
+	// replaces the reservation with Tokens. Left 0, the prompt is counted
+	// twice for deployments with a tpm (safe, but they fill up early).
+	Reserved int64
 }
 
 // Health decides whether deployments may be picked: cooldowns after

@@ -49,6 +49,8 @@ type Server struct {
 	ids        *idSource
 	started    func()
 	database   func() (string, bool)
+	redis      func() (string, bool)
+	health     Health
 	management Management
 	hangups    *hangupWatcher
 
@@ -72,6 +74,11 @@ type Deps struct {
 	Started func()
 	// Database reports the store's state for /health/readiness.
 	Database func() (status string, ok bool)
+	// Redis reports the shared Redis's state for /health/readiness (nil
+	// or "": none is configured).
+	Redis func() (status string, ok bool)
+	// Health reports deployments for GET /health (nil: 404).
+	Health Health
 }
 
 // New builds a server; models lists the model group names for /v1/models.
@@ -81,6 +88,7 @@ func New(cfg Config, d Deps, models []string) *Server {
 		s.started = func() {}
 	}
 	s.database = d.Database
+	s.redis, s.health = d.Redis, d.Health
 	if s.database == nil {
 		s.database = func() (string, bool) { return "Not connected", true }
 	}
@@ -167,6 +175,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	principal, ok := s.authenticate(ctx)
 	if !ok {
+		return
+	}
+	if s.health != nil && ctx.IsGet() && string(path) == "/health" {
+		s.serveHealth(ctx, principal)
 		return
 	}
 	if ctx.IsPost() {
@@ -316,6 +328,12 @@ func (s *Server) openExchange(ctx *fasthttp.RequestCtx, op provider.Op, pathMode
 		PathModel:   pathModel,
 		Received:    ctx.Time(),
 		Principal:   principal,
+		Idempotent:  len(ctx.Request.Header.Peek("Idempotency-Key")) > 0,
+	}
+	if v := ctx.Request.Header.Peek("x-litellm-num-retries"); len(v) > 0 {
+		if n, err := fasthttp.ParseUint(v); err == nil {
+			ex.req.NumRetries, ex.req.NumRetriesSet = n, true
+		}
 	}
 	return ex, rctx
 }
@@ -435,6 +453,19 @@ func (s *Server) readiness(ctx *fasthttp.RequestCtx) {
 		status = "unhealthy"
 		ctx.SetStatusCode(503)
 	}
-	ctx.SetBodyString(`{"status":"` + status + `","db":` + strconv.Quote(db) + `,"cache":null,"litellm_version":` + strconv.Quote(s.cfg.Version) +
+	// Redis down is a degraded mode the gateway is built for (limits fall
+	// back to per-replica shares, cooldowns stay local), so it is reported
+	// and not a reason to leave the load balancer: every replica would
+	// leave at once.
+	redisField := ""
+	if s.redis != nil {
+		if rs, rok := s.redis(); rs != "" {
+			redisField = `,"redis":` + strconv.Quote(rs)
+			if !rok && status == "healthy" {
+				status = "degraded"
+			}
+		}
+	}
+	ctx.SetBodyString(`{"status":"` + status + `","db":` + strconv.Quote(db) + `,"cache":null` + redisField + `,"litellm_version":` + strconv.Quote(s.cfg.Version) +
 		`,"success_callbacks":[],"last_updated":"` + time.Now().UTC().Format(time.RFC3339) + `"}`)
 }

@@ -26,6 +26,7 @@ type Metrics struct {
 	tokens   *prometheus.CounterVec
 	attempts *prometheus.CounterVec
 	inflight prometheus.Gauge
+	att      *attemptMetrics
 	log      *slog.Logger
 
 	// groups holds pre-resolved children per model group so that observing a
@@ -80,6 +81,7 @@ func NewMetrics(groups []string, log *slog.Logger) *Metrics {
 	m.inflight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchboard_requests_in_flight", Help: "Inference requests being served."})
 	m.reg.MustRegister(m.requests, m.duration, m.ttft, m.tokens, m.attempts, m.inflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.att = newAttemptMetrics(m.reg)
 	for _, g := range groups {
 		m.groups[g] = m.newGroup(g)
 	}

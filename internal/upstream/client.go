@@ -26,6 +26,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -37,6 +38,12 @@ type Options struct {
 	DialTimeout         time.Duration // default 10s
 	TLSConfig           *tls.Config   // nil → system roots, TLS 1.2+, ALPN http/1.1
 	MaxResponseBodySize int           // non-streamed bodies; default 64 MiB → ErrBodyTooLarge
+	// DialControl, when set, vets every address a dial is about to
+	// connect to, after name resolution (net.Dialer.ControlContext); an
+	// error refuses it. A client for request-chosen hosts uses it so that a
+	// name resolving to a forbidden address is refused however the name
+	// was checked before (DNS rebinding).
+	DialControl func(ctx context.Context, network, address string, c syscall.RawConn) error
 }
 
 // DoOptions are per-attempt settings.

@@ -354,7 +354,7 @@ func (hp *hostPool) dial(ctx context.Context, deadline time.Time) (*pconn, error
 	if !deadline.IsZero() && deadline.Before(limit) {
 		limit = deadline
 	}
-	d := net.Dialer{Deadline: limit, KeepAlive: 30 * time.Second}
+	d := net.Dialer{Deadline: limit, KeepAlive: 30 * time.Second, ControlContext: c.opts.DialControl}
 	raw, err := d.DialContext(ctx, "tcp", hp.addr)
 	if err != nil {
 		hp.mu.Lock()
