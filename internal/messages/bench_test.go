@@ -25,6 +25,22 @@ func BenchmarkToChat(b *testing.B) {
 	}
 }
 
+// BenchmarkToChatOpenAI is the typical request for a model that is not
+// Claude: cache_control dropped, thinking mapped to reasoning_effort.
+func BenchmarkToChatOpenAI(b *testing.B) {
+	body, err := os.ReadFile("testdata/tool_round_trip/anthropic_request.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, _, err := ToChat(body, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkToChatLongSession is a late turn of an agent session: 100
 // rounds of tool calls and 1 KiB tool results, ~270 KB.
 func BenchmarkToChatLongSession(b *testing.B) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/switchboard-gw/switchboard/internal/openai"
+	"github.com/switchboard-gw/switchboard/internal/rawjson"
 )
 
 // Options says what the chat request is for, where that changes the
@@ -151,6 +152,16 @@ func foldsToTranslated(name []byte) bool {
 // them unless drop_params is set; the converter itself drops only what
 // Options says it does.
 func ToChat(body []byte, opt Options) ([]byte, bool, error) {
+	if out, stream, ok := toChatFast(body, opt); ok {
+		return out, stream, nil
+	}
+	return toChatSlow(body, opt)
+}
+
+// toChatSlow is ToChat with encoding/json: the reference the fast path
+// writes the same bytes as, and what answers the requests it gives up on
+// (refused ones above all, whose messages encoding/json words).
+func toChatSlow(body []byte, opt Options) ([]byte, bool, error) {
 	var r request
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, false, invalid("invalid request body: %s", jsonErrorText(err))
@@ -713,6 +724,11 @@ func Model(body []byte) string {
 	openai.EachMember(body, func(name, value []byte) bool {
 		if string(name) != "model" {
 			return true
+		}
+		if s, ok := rawjson.Inner(value); ok && rawjson.SkipPlain(s, 0) == len(s) {
+			// Plain ASCII, which encoding/json would take as it is.
+			model = string(s)
+			return false
 		}
 		if json.Unmarshal(value, &model) != nil {
 			model = ""

@@ -41,6 +41,16 @@ func (e *UpstreamError) Error() string { return e.Message }
 // message. model is the name the client asked for, which Anthropic echoes;
 // requestID names the message if the completion has no id.
 func FromChat(body []byte, model, requestID string) ([]byte, error) {
+	if out, ok := fromChatFast(body, model, requestID); ok {
+		return out, nil
+	}
+	return fromChatSlow(body, model, requestID)
+}
+
+// fromChatSlow is FromChat with encoding/json: the reference the fast path
+// writes the same bytes as, and what answers the completions it gives up
+// on (failures above all, whose messages encoding/json words).
+func fromChatSlow(body []byte, model, requestID string) ([]byte, error) {
 	var r chatResponse
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, &UpstreamError{Message: "the upstream answer is not a chat completion: " + err.Error()}

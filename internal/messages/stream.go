@@ -67,7 +67,10 @@ type Stream struct {
 	deltaSent bool
 	done      bool // message_stop or error written; the rest is ignored
 
-	chunk streamChunk // the event being converted, kept for its memory
+	chunk   streamChunk   // the event being converted, kept for its memory
+	choices []rawDelta    // the same for the fast path
+	callBuf []rawToolCall // the tool calls of choices
+	scratch []byte
 }
 
 // NewStream returns a converter for one stream. model is the name the
@@ -79,7 +82,8 @@ func NewStream(model, requestID string) *Stream {
 
 // Reset readies s for another stream, keeping its buffers.
 func (s *Stream) Reset(model, requestID string) {
-	*s = Stream{model: model, requestID: requestID, line: s.line[:0], data: s.data[:0], tools: s.tools[:0], chunk: s.chunk}
+	*s = Stream{model: model, requestID: requestID, line: s.line[:0], data: s.data[:0], tools: s.tools[:0], chunk: s.chunk,
+		choices: s.choices[:0], callBuf: s.callBuf[:0], scratch: s.scratch[:0]}
 }
 
 // Write consumes the next bytes of the OpenAI stream and appends the
@@ -191,6 +195,16 @@ func (s *Stream) dispatch(dst []byte) []byte {
 		}
 		return s.fail(dst, typeFromOpenAI(typ, code), msg)
 	}
+	if out, ok := s.dispatchFast(dst, data); ok {
+		return out
+	}
+	return s.dispatchSlow(dst, data)
+}
+
+// dispatchSlow converts a chunk with encoding/json: the reference
+// dispatchFast writes the same events as, and what converts the chunks it
+// gives up on (a broken one above all, which ends the stream).
+func (s *Stream) dispatchSlow(dst, data []byte) []byte {
 	// The chunk is decoded into the previous one's memory; its choices are
 	// zeroed first, as encoding/json leaves absent members alone.
 	c := &s.chunk

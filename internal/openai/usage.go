@@ -67,29 +67,40 @@ func ScanChunk(obj []byte) ChunkInfo {
 }
 
 func scanObject(b []byte) (ci ChunkInfo) {
+	i := rawjson.SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return ci
+	}
+	i++
 	var (
 		groq   Usage
 		groqOK bool
 	)
-	// Each walk into a nested value hands its end back (Resume), so the
-	// chunk is read in one pass: this runs on every chunk of every stream.
-	it := rawjson.Members(b)
-	for it.Next() {
-		switch string(it.Name()) {
+	for {
+		key, v, ok := rawjson.NextMember(b, i)
+		if !ok {
+			break
+		}
+		switch string(key) {
 		case "usage":
-			if u, ok := readUsage(it); ok {
+			var u Usage
+			if u, ok, i = readUsage(b, v); ok {
 				ci.Usage, ci.HasUsage = u, true
 			}
 		case "choices":
-			scanChoices(it, &ci)
+			i = scanChoices(b, v, &ci)
 		case "error":
-			if !rawjson.IsNull(it.Value()) {
+			i = rawjson.Skip(b, v)
+			if !rawjson.IsNull(b[v:i]) {
 				ci.IsError = true
 			}
 		case "x_groq":
-			if u, ok := readGroq(it); ok {
+			var u Usage
+			if u, ok, i = readGroq(b, v); ok {
 				groq, groqOK = u, true
 			}
+		default:
+			i = rawjson.Skip(b, v)
 		}
 	}
 	if !ci.HasUsage && groqOK {
@@ -98,47 +109,55 @@ func scanObject(b []byte) (ci ChunkInfo) {
 	return ci
 }
 
-// scanChoices walks the "choices" array, looking at each choice's own
-// "finish_reason" and at the text it carries.
-func scanChoices(parent *rawjson.Iter, ci *ChunkInfo) {
-	if parent.Kind() != '[' {
-		return
+// scanChoices walks the "choices" array at b[i], looking at each choice's
+// own "finish_reason" and at the text it carries.
+func scanChoices(b []byte, i int, ci *ChunkInfo) int {
+	if i >= len(b) || b[i] != '[' {
+		return rawjson.Skip(b, i)
 	}
-	choices := parent.Elements()
-	n := 0
-	for choices.Next() {
-		n++
-		if choices.Kind() != '{' {
-			continue
+	j := rawjson.SkipSpace(b, i+1)
+	if j < len(b) && b[j] == ']' {
+		ci.EmptyChoices = true
+		return j + 1
+	}
+	for {
+		j = rawjson.SkipSpace(b, j)
+		if j >= len(b) {
+			return j
 		}
-		choice := choices.Members()
-		for choice.Next() {
-			switch string(choice.Name()) {
-			case "finish_reason":
-				ci.HasFinishReason = ci.HasFinishReason || !rawjson.IsNull(choice.Value())
-			case "text":
-				if ci.Text == nil {
-					ci.Text, _ = rawjson.Inner(choice.Value())
+		switch b[j] {
+		case ']':
+			return j + 1
+		case ',':
+			j++
+			continue
+		case '{':
+			k := j + 1
+			for {
+				key, v, ok := rawjson.NextMember(b, k)
+				if !ok {
+					k = v
+					break
 				}
-			case "delta":
-				if ci.Text == nil && choice.Kind() == '{' {
-					delta := choice.Members()
-					for delta.Next() {
-						if string(delta.Name()) == "content" {
-							ci.Text, _ = rawjson.Inner(delta.Value())
-							break
-						}
+				k = rawjson.Skip(b, v)
+				switch string(key) {
+				case "finish_reason":
+					ci.HasFinishReason = ci.HasFinishReason || !rawjson.IsNull(b[v:k])
+				case "text":
+					if ci.Text == nil {
+						ci.Text, _ = rawjson.Inner(b[v:k])
 					}
-					choice.Resume(delta)
+				case "delta":
+					if ci.Text == nil {
+						ci.Text, _ = rawjson.Inner(rawjson.Member(b[v:k], "content"))
+					}
 				}
 			}
+			j = k
+			continue
 		}
-		choices.Resume(choice)
-	}
-	parent.Resume(choices)
-	if n == 0 {
-		v := parent.Value()
-		ci.EmptyChoices = len(v) >= 2 && v[len(v)-1] == ']' && len(rawjson.TrimSpace(v[1:len(v)-1])) == 0
+		// Not a choice object: skip it (Skip goes past even a stray '}').
+		j = rawjson.Skip(b, j)
 	}
 }
 
@@ -146,20 +165,26 @@ func scanChoices(parent *rawjson.Iter, ci *ChunkInfo) {
 // string as ChunkInfo.Text holds it; see rawjson.AppendUnescape.
 func AppendUnescaped(dst, raw []byte) []byte { return rawjson.AppendUnescape(dst, raw) }
 
-func readGroq(parent *rawjson.Iter) (u Usage, ok bool) {
-	if parent.Kind() != '{' {
-		return u, false
+func readGroq(b []byte, i int) (u Usage, ok bool, end int) {
+	if i >= len(b) || b[i] != '{' {
+		return u, false, rawjson.Skip(b, i)
 	}
-	it := parent.Members()
-	for it.Next() {
-		if string(it.Name()) == "usage" {
-			if gu, gok := readUsage(it); gok {
+	j := i + 1
+	for {
+		key, v, more := rawjson.NextMember(b, j)
+		if !more {
+			return u, ok, v
+		}
+		if string(key) == "usage" {
+			var gu Usage
+			var gok bool
+			if gu, gok, j = readUsage(b, v); gok {
 				u, ok = gu, true
 			}
+			continue
 		}
+		j = rawjson.Skip(b, v)
 	}
-	parent.Resume(it)
-	return u, ok
 }
 
 // usageFallbacks collects the alternative spellings some vendors use, to
@@ -170,33 +195,42 @@ type usageFallbacks struct {
 	hit, read, create          int64
 }
 
-func readUsage(parent *rawjson.Iter) (u Usage, ok bool) {
-	if parent.Kind() != '{' {
-		return u, false
+func readUsage(b []byte, i int) (u Usage, ok bool, end int) {
+	if i >= len(b) || b[i] != '{' {
+		return u, false, rawjson.Skip(b, i)
 	}
 	var fb usageFallbacks
-	it := parent.Members()
-	for it.Next() {
-		switch string(it.Name()) {
+	j := i + 1
+	for {
+		key, v, more := rawjson.NextMember(b, j)
+		if !more {
+			end = v
+			break
+		}
+		switch string(key) {
 		case "prompt_tokens":
-			u.PromptTokens = rawjson.Count(it.Value())
+			u.PromptTokens, j = readInt(b, v)
 		case "completion_tokens":
-			u.CompletionTokens = rawjson.Count(it.Value())
+			u.CompletionTokens, j = readInt(b, v)
 		case "total_tokens":
-			u.TotalTokens = rawjson.Count(it.Value())
+			u.TotalTokens, j = readInt(b, v)
 		case "prompt_tokens_details":
-			readDetails(it, &u, &fb, true)
+			j = readDetails(b, v, &u, &fb, true)
 		case "completion_tokens_details":
-			readDetails(it, &u, &fb, false)
+			j = readDetails(b, v, &u, &fb, false)
 		case "prompt_cache_hit_tokens":
-			fb.hit, fb.hasHit = rawjson.Count(it.Value()), true
+			fb.hit, j = readInt(b, v)
+			fb.hasHit = true
 		case "cache_read_input_tokens":
-			fb.read, fb.hasRead = rawjson.Count(it.Value()), true
+			fb.read, j = readInt(b, v)
+			fb.hasRead = true
 		case "cache_creation_input_tokens":
-			fb.create, fb.hasCreate = rawjson.Count(it.Value()), true
+			fb.create, j = readInt(b, v)
+			fb.hasCreate = true
+		default:
+			j = rawjson.Skip(b, v)
 		}
 	}
-	parent.Resume(it)
 	if !fb.hasCached {
 		if fb.hasHit {
 			u.CachedTokens = fb.hit
@@ -207,29 +241,44 @@ func readUsage(parent *rawjson.Iter) (u Usage, ok bool) {
 	if !fb.hasCacheWrite && fb.hasCreate {
 		u.CacheWriteTokens = fb.create
 	}
-	return u, true
+	return u, true, end
 }
 
-func readDetails(parent *rawjson.Iter, u *Usage, fb *usageFallbacks, prompt bool) {
-	if parent.Kind() != '{' {
-		return
+func readDetails(b []byte, i int, u *Usage, fb *usageFallbacks, prompt bool) int {
+	if i >= len(b) || b[i] != '{' {
+		return rawjson.Skip(b, i)
 	}
-	it := parent.Members()
-	for it.Next() {
-		switch name := string(it.Name()); {
-		case name == "audio_tokens" && prompt:
-			u.AudioPromptTokens = rawjson.Count(it.Value())
-		case name == "audio_tokens":
-			u.AudioCompletionTokens = rawjson.Count(it.Value())
-		case name == "cached_tokens" && prompt:
-			u.CachedTokens, fb.hasCached = rawjson.Count(it.Value()), true
-		case name == "cache_write_tokens" && prompt:
-			u.CacheWriteTokens, fb.hasCacheWrite = rawjson.Count(it.Value()), true
-		case name == "cache_creation_input_tokens" && prompt:
-			fb.create, fb.hasCreate = rawjson.Count(it.Value()), true
-		case name == "reasoning_tokens" && !prompt:
-			u.ReasoningTokens = rawjson.Count(it.Value())
+	j := i + 1
+	for {
+		key, v, more := rawjson.NextMember(b, j)
+		if !more {
+			return v
+		}
+		switch {
+		case string(key) == "audio_tokens" && prompt:
+			u.AudioPromptTokens, j = readInt(b, v)
+		case string(key) == "audio_tokens":
+			u.AudioCompletionTokens, j = readInt(b, v)
+		case string(key) == "cached_tokens" && prompt:
+			u.CachedTokens, j = readInt(b, v)
+			fb.hasCached = true
+		case string(key) == "cache_write_tokens" && prompt:
+			u.CacheWriteTokens, j = readInt(b, v)
+			fb.hasCacheWrite = true
+		case string(key) == "cache_creation_input_tokens" && prompt:
+			fb.create, j = readInt(b, v)
+			fb.hasCreate = true
+		case string(key) == "reasoning_tokens" && !prompt:
+			u.ReasoningTokens, j = readInt(b, v)
+		default:
+			j = rawjson.Skip(b, v)
 		}
 	}
-	parent.Resume(it)
+}
+
+// readInt reads the token count at b[i] (see rawjson.Count) and returns
+// the index after it.
+func readInt(b []byte, i int) (int64, int) {
+	end := rawjson.Skip(b, i)
+	return rawjson.Count(b[i:end]), end
 }

@@ -43,50 +43,68 @@ func BenchmarkPath(b *testing.B) {
 	}
 }
 
-// BenchmarkUsage reads a usage object nested in a response, once reading
-// each value (Value, Count) and walking into the nested objects with
-// Resume, once letting the outer walk skip them again.
+// BenchmarkUsage reads the counts of a usage object nested in a response:
+// with Iter, each nested object is skipped by the walk around it and then
+// walked itself; in one pass, threading the index through NextMember.
 func BenchmarkUsage(b *testing.B) {
-	read := func(resume bool) int64 {
-		var total int64
-		for it := Members(benchUsage); it.Next(); {
-			if string(it.Name()) != "usage" {
-				continue
-			}
-			u := it.Members()
-			for u.Next() {
-				switch u.Kind() {
-				case '{':
-					d := u.Members()
-					for d.Next() {
-						total += Count(d.Value())
+	b.Run("iter", func(b *testing.B) {
+		b.SetBytes(int64(len(benchUsage)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var total int64
+			for it := Members(benchUsage); it.Next(); {
+				if string(it.Name()) != "usage" {
+					continue
+				}
+				for u := Members(it.Value()); u.Next(); {
+					if v := u.Value(); v[0] == '{' {
+						for d := Members(v); d.Next(); {
+							total += Count(d.Value())
+						}
+					} else {
+						total += Count(v)
 					}
-					if resume {
-						u.Resume(d)
-					}
-				default:
-					total += Count(u.Value())
 				}
 			}
-			if resume {
-				it.Resume(u)
-			}
+			sink += int(total)
 		}
-		return total
-	}
-	for _, resume := range []bool{true, false} {
-		name := "resume"
-		if !resume {
-			name = "rescan"
-		}
-		b.Run(name, func(b *testing.B) {
-			b.SetBytes(int64(len(benchUsage)))
-			b.ReportAllocs()
-			for b.Loop() {
-				sink += int(read(resume))
+	})
+	b.Run("one-pass", func(b *testing.B) {
+		b.SetBytes(int64(len(benchUsage)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var total int64
+			// counts adds up the numbers of the object at i, nested
+			// objects included, and returns the index past it.
+			var counts func(i int) int
+			counts = func(i int) int {
+				for i++; ; {
+					_, v, ok := NextMember(benchUsage, i)
+					if !ok {
+						return v
+					}
+					if benchUsage[v] == '{' {
+						i = counts(v)
+						continue
+					}
+					i = Skip(benchUsage, v)
+					total += Count(benchUsage[v:i])
+				}
 			}
-		})
-	}
+			for i := 1; ; {
+				name, v, ok := NextMember(benchUsage, i)
+				if !ok {
+					break
+				}
+				if string(name) == "usage" {
+					i = counts(v)
+				} else {
+					i = Skip(benchUsage, v)
+				}
+			}
+			sink += int(total)
+		}
+	})
 }
 
 func BenchmarkIs(b *testing.B) {

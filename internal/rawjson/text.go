@@ -50,8 +50,8 @@ func AppendUnescape(dst, s []byte) []byte {
 }
 
 // unescape decodes the escape sequence at e[0] == '\\' and returns its
-// rune and length; a malformed one is U+FFFD, as long as the backslash and
-// the byte after it, so that the bytes after those are read as text.
+// rune and length. A lone surrogate is U+FFFD; so is a malformed escape,
+// taken as the backslash and one byte, so that what follows reads as text.
 func unescape(e []byte) (r rune, n int) {
 	if len(e) < 2 {
 		return utf8.RuneError, len(e)
@@ -162,20 +162,24 @@ func AppendQuote(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
+		// A run of non-ASCII text (CJK, say) is read here rather than one
+		// SkipPlain call per rune.
+		for i < len(s) && s[i] >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && n == 1:
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+			case r == '\u2028' || r == '\u2029':
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			default:
+				i += n
+				continue
+			}
 			i += n
-			continue
+			start = i
 		}
-		i += n
-		start = i
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

@@ -1,7 +1,9 @@
 package rawjson
 
 import (
+	"bytes"
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -43,28 +45,22 @@ func Inner(v []byte) (s []byte, ok bool) {
 	return v[1 : len(v)-1], true
 }
 
-// Is reports whether v is a string whose decoded text (as AppendUnquote
-// decodes it) is s, which must be valid UTF-8.
+// Is reports whether v is a string literal whose text (as AppendUnquote
+// decodes it) is s, valid UTF-8 without U+FFFD (which only a broken
+// literal decodes to). An escape always makes a literal longer than its
+// text, which keeps the usual cases to a length check or one comparison.
 func Is(v []byte, s string) bool {
 	n := len(v)
-	if n == len(s)+2 && v[0] == '"' && v[n-1] == '"' && string(v[1:n-1]) == s && !hasQuoteOrBackslash(s) {
-		return true // the common case: a plain literal, equal byte for byte
+	if n == len(s)+2 && v[0] == '"' && v[n-1] == '"' && string(v[1:n-1]) == s {
+		// Equal bytes, unless they hold escapes, which make the text shorter.
+		return strings.IndexByte(s, '\\') < 0
 	}
-	// Each byte of a literal decodes to at most 3 bytes of text (U+FFFD for
-	// a bad one) and at least a sixth of one (\u0041).
-	if !IsString(v) || 3*(n-2) < len(s) || n-2 > 6*len(s) {
+	// A longer literal can only match through escapes, which each decode
+	// to at least a sixth of their length (\u0041).
+	if n-2 <= len(s) || n-2 > 6*len(s) || !IsString(v) || bytes.IndexByte(v, '\\') < 0 {
 		return false
 	}
 	return textIs(v[1:n-1], s)
-}
-
-func hasQuoteOrBackslash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			return true
-		}
-	}
-	return false
 }
 
 // textIs compares the text of a string literal's inside with s, decoding
@@ -129,6 +125,27 @@ func Int(v []byte) (n int64, ok bool) {
 // write counts as floats, so fractions are truncated and exponents
 // applied, saturating at MaxInt64.
 func Count(v []byte) int64 {
+	if len(v) <= 18 {
+		// Plain integers, which nearly every count is, need no
+		// parseCount.
+		n, plain := int64(0), len(v) > 0
+		for _, c := range v {
+			if c < '0' || c > '9' {
+				plain = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if plain {
+			return n
+		}
+	}
+	return parseCount(v)
+}
+
+// parseCount is Count for numbers with a fraction or an exponent, and for
+// what is not a number at all.
+func parseCount(v []byte) int64 {
 	if len(v) == 0 || v[0] < '0' || v[0] > '9' {
 		return 0
 	}

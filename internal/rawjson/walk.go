@@ -26,187 +26,157 @@ import "bytes"
 //		}
 //	}
 //
-// A value's end is found only when something needs it: Value, or the next
-// call to Next. A walk into the current value (it.Members, it.Elements)
-// that ran to its closing bracket can hand that end back with Resume, so
-// that a single pass reads nested objects without scanning them twice.
+// A walk that reads nested values as it goes, in a single pass, threads an
+// index through NextMember, NextElement and Skip instead.
 type Iter struct {
-	b []byte
-	// The current member's name is b[name:nameEnd]; name is 0 while
-	// walking an array. Indexes rather than slices: Next then stores
-	// nothing through its receiver that escape analysis would follow.
-	name, nameEnd int
-	start         int  // the current value's first byte
-	end           int  // just past the current value; -1 until needed
-	close         byte // '}' or ']'; 0 once the walk is over
-	origin        int  // where the walked value starts (its bracket)
-	closed        int  // just past the closing bracket, once reached
+	b           []byte
+	end         int // where the walk goes on: just past the current value
+	name, value []byte
+	closer      byte // '}' or ']'; 0 once the walk is over
 }
 
 // Members walks the members of the object doc; anything else has none.
-func Members(doc []byte) *Iter { return new(Iter).open(doc, SkipSpace(doc, 0), '{') }
+func Members(doc []byte) *Iter { return open(doc, '{') }
 
 // Elements walks the elements of the array doc; anything else has none.
-func Elements(doc []byte) *Iter { return new(Iter).open(doc, SkipSpace(doc, 0), '[') }
+func Elements(doc []byte) *Iter { return open(doc, '[') }
 
-// open starts a walk of the value at b[i], which must begin with opener.
-// Walks are handed out as pointers: a loop variable whose address is taken
-// is copied on every iteration, and a pointer is cheap to copy.
-func (it *Iter) open(b []byte, i int, opener byte) *Iter {
-	*it = Iter{}
-	if i < len(b) && b[i] == opener {
-		*it = Iter{b: b, start: i, end: i + 1, close: opener + 2, origin: i} // '}' and ']' follow '{' and '[' by 2
+// open hands the walk out as a pointer: a loop variable whose address is
+// taken (as Next's receiver) is copied on every iteration, and a pointer
+// is cheap to copy. Inlined, the Iter itself stays on the caller's stack.
+func open(doc []byte, opener byte) *Iter {
+	if i := SkipSpace(doc, 0); i < len(doc) && doc[i] == opener {
+		return &Iter{b: doc, end: i + 1, closer: opener + 2} // '}' and ']' follow '{' and '[' by 2
 	}
-	return it
+	return &Iter{}
 }
 
 // Next moves to the next member or element and reports whether there is
 // one. It stops at the closing bracket and at anything it cannot read as
 // the next member or element.
 func (it *Iter) Next() bool {
-	if it.close == 0 {
+	var name, nameEnd, v int
+	var ok bool
+	switch it.closer {
+	case '}':
+		name, nameEnd, v, ok = nextMember(it.b, it.end)
+	case ']':
+		v, ok = NextElement(it.b, it.end)
+	}
+	if !ok {
+		*it = Iter{}
 		return false
 	}
-	b := it.b
-	if it.end < 0 {
-		it.end = skip(b, it.start)
+	it.end = Skip(it.b, v)
+	it.name, it.value = it.b[name:nameEnd:nameEnd], it.b[v:it.end]
+	if it.closer == ']' {
+		it.name = nil
 	}
-	i := SkipSpace(b, it.end)
-	if i < len(b) && b[i] == ',' {
-		i = SkipSpace(b, i+1)
-	}
-	if i < len(b) && b[i] == it.close {
-		it.stop()
-		it.closed = i + 1
-		return false
-	}
-	if it.close == '}' {
-		if i >= len(b) || b[i] != '"' {
-			return it.stop()
-		}
-		end, closed := skipString(b, i)
-		if !closed {
-			return it.stop()
-		}
-		it.name, it.nameEnd = i+1, end-1
-		i = SkipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return it.stop()
-		}
-		i = SkipSpace(b, i+1)
-	}
-	if i >= len(b) {
-		return it.stop()
-	}
-	switch b[i] {
-	case ',', ':', '}', ']':
-		return it.stop()
-	}
-	it.start, it.end = i, -1
 	return true
-}
-
-func (it *Iter) stop() bool {
-	it.close, it.name, it.nameEnd = 0, 0, 0
-	return false
 }
 
 // Name returns the current member's name as written: without its quotes,
 // escapes not decoded. It is nil while walking an array.
-func (it *Iter) Name() []byte {
-	if it.name == 0 {
-		return nil
-	}
-	return it.b[it.name:it.nameEnd]
-}
+func (it *Iter) Name() []byte { return it.name }
 
 // NameIs reports whether the current member's name, escapes decoded, is s
 // (see Is): for the few names that must not be missed however a client
 // spelled them.
-func (it *Iter) NameIs(s string) bool {
-	return it.name != 0 && Is(it.b[it.name-1:it.nameEnd+1], s)
-}
+func (it *Iter) NameIs(s string) bool { return it.name != nil && textIs(it.name, s) }
 
 // Value returns the current member's or element's raw value.
-func (it *Iter) Value() []byte {
-	if it.end < 0 {
-		it.end = skip(it.b, it.start)
-	}
-	return it.b[it.start:it.end]
+func (it *Iter) Value() []byte { return it.value }
+
+// NextMember reads the next member of an object, from i just after its
+// '{' or after the previous member's value: it returns the member's raw
+// name (as Iter.Name) and the index of its value, which the caller reads
+// or Skips to go on from its end. At the closing '}' ok is false and value
+// is the index just past it; at anything it cannot read, ok is false and
+// value is where it stopped.
+func NextMember(b []byte, i int) (name []byte, value int, ok bool) {
+	ns, ne, value, ok := nextMember(b, i)
+	return b[ns:ne], value, ok
 }
 
-// Kind returns the first byte of the current value, which tells its kind
-// ('{', '[', '"', 't', 'f', 'n', '-' or a digit) without finding its end.
-func (it *Iter) Kind() byte {
-	if it.close == 0 {
-		return 0
+// nextMember is NextMember with the name as indexes (both 0 when !ok).
+func nextMember(b []byte, i int) (name, nameEnd, value int, ok bool) {
+	i = SkipSpace(b, i)
+	if i < len(b) && b[i] == ',' {
+		i = SkipSpace(b, i+1)
 	}
-	return it.b[it.start]
-}
-
-// Members walks the members of the current value (none if it is not an
-// object); see Resume.
-func (it *Iter) Members() *Iter { return new(Iter).open(it.b, it.at(), '{') }
-
-// Elements walks the elements of the current value (none if it is not an
-// array); see Resume.
-func (it *Iter) Elements() *Iter { return new(Iter).open(it.b, it.at(), '[') }
-
-// at is where the current value starts, or len(b) once the walk is over.
-func (it *Iter) at() int {
-	if it.close == 0 {
-		return len(it.b)
-	}
-	return it.start
-}
-
-// Resume takes the end of the current value from sub, a walk of it made
-// by it.Members or it.Elements: when sub reached its closing bracket, the
-// next call to Next goes on from there instead of skipping the value
-// again. Otherwise (sub stopped early, or walks something else) it does
-// nothing, and Next skips the value as usual.
-func (it *Iter) Resume(sub *Iter) {
-	if it.close != 0 && it.end < 0 && sub.closed > 0 && sub.origin == it.start && &sub.b[0] == &it.b[0] {
-		it.end = sub.closed
-	}
-}
-
-// find moves to the member called name (compared as written).
-func (it *Iter) find(name string) bool {
-	for it.Next() {
-		if string(it.Name()) == name {
-			return true
+	if i >= len(b) || b[i] != '"' {
+		if i < len(b) && b[i] == '}' {
+			return 0, 0, i + 1, false
 		}
+		return 0, 0, i, false
 	}
-	return false
+	end, closed := skipString(b, i)
+	if !closed {
+		return 0, 0, end, false
+	}
+	name, nameEnd = i+1, end-1
+	i = SkipSpace(b, end)
+	if i >= len(b) || b[i] != ':' {
+		return 0, 0, i, false
+	}
+	if i = SkipSpace(b, i+1); !startsValue(b, i) {
+		return 0, 0, i, false
+	}
+	return name, nameEnd, i, true
+}
+
+// NextElement is NextMember for the elements of an array.
+func NextElement(b []byte, i int) (value int, ok bool) {
+	i = SkipSpace(b, i)
+	if i < len(b) && b[i] == ',' {
+		i = SkipSpace(b, i+1)
+	}
+	if i < len(b) && b[i] == ']' {
+		return i + 1, false
+	}
+	return i, startsValue(b, i)
+}
+
+// startsValue reports whether a value can start at b[i]: what cannot is
+// read as the end of a malformed walk rather than as a value.
+func startsValue(b []byte, i int) bool {
+	if i >= len(b) {
+		return false
+	}
+	switch b[i] {
+	case ',', ':', '}', ']':
+		return false
+	}
+	return true
 }
 
 // Member returns the raw value of the first member of obj called name, or
 // nil. Names are compared as written: a name spelled with escapes is not
 // found under its decoded spelling.
 func Member(obj []byte, name string) []byte {
-	it := Members(obj)
-	if it.find(name) {
-		return it.Value()
-	}
-	return nil
+	return Path(obj, name)
 }
 
 // Path follows nested members: Path(b, "delta", "message") is the value of
 // b.delta.message, or nil. Only the last value's end is looked for: the
 // objects on the way are read up to the member wanted and no further.
 func Path(doc []byte, names ...string) []byte {
-	it := Members(doc)
-	for k, name := range names {
-		if !it.find(name) {
+	i := SkipSpace(doc, 0)
+	for _, name := range names {
+		if i >= len(doc) || doc[i] != '{' {
 			return nil
 		}
-		if k == len(names)-1 {
-			return it.Value()
+		for i++; ; i = Skip(doc, i) {
+			n, v, ok := NextMember(doc, i)
+			if !ok {
+				return nil
+			}
+			if i = v; string(n) == name {
+				break
+			}
 		}
-		it.open(it.b, it.start, '{')
 	}
-	return doc
+	return doc[i:Skip(doc, i)]
 }
 
 // Len returns the number of elements of the array doc, 0 for anything else.
@@ -218,35 +188,11 @@ func Len(doc []byte) int {
 	return n
 }
 
-// SkipSpace returns the index of the first byte at or after i that is not
-// JSON whitespace, or len(b).
-func SkipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// TrimSpace returns b without the JSON whitespace around it.
-func TrimSpace(b []byte) []byte {
-	b = b[SkipSpace(b, 0):]
-	j := len(b)
-	for j > 0 && (b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == '\n' || b[j-1] == '\r') {
-		j--
-	}
-	return b[:j]
-}
-
-// skip returns the index just after the value that starts at b[i], which
+// Skip returns the index just after the value that starts at b[i], which
 // is more than i whenever i < len(b), so that every walk makes progress.
 // Brackets are counted, not matched, and an unterminated string or
 // container runs to the end of b.
-func skip(b []byte, i int) int {
+func Skip(b []byte, i int) int {
 	if i >= len(b) {
 		return i
 	}
@@ -301,4 +247,28 @@ func skipString(b []byte, i int) (end int, closed bool) {
 		}
 		j++
 	}
+}
+
+// SkipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace, or len(b).
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// TrimSpace returns b without the JSON whitespace around it.
+func TrimSpace(b []byte) []byte {
+	b = b[SkipSpace(b, 0):]
+	j := len(b)
+	for j > 0 && (b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == '\n' || b[j-1] == '\r') {
+		j--
+	}
+	return b[:j]
 }

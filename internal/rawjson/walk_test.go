@@ -82,94 +82,79 @@ func TestIterAfterEnd(t *testing.T) {
 	it := Members([]byte(`{"a":1}`))
 	for it.Next() {
 	}
-	if it.Next() || it.Name() != nil || it.Kind() != 0 {
+	if it.Next() || it.Name() != nil || it.NameIs("a") {
 		t.Fatal("a finished walk goes on")
 	}
-	if sub := it.Members(); sub.Next() {
-		t.Fatal("a finished walk descends")
-	}
 }
 
-func TestKind(t *testing.T) {
-	var kinds []byte
-	for it := Elements([]byte(`[{},[],"",true,false,null,-1,2]`)); it.Next(); {
-		kinds = append(kinds, it.Kind())
-	}
-	if string(kinds) != `{["tfn-2` {
-		t.Fatalf("kinds %q", kinds)
-	}
-}
-
-// TestDescend: a walk into a value that ran to its end hands the value's
-// end back with Resume, so the outer walk does not skip it again; the
-// outer walk goes on correctly whether or not there is such a walk.
-func TestDescend(t *testing.T) {
-	doc := []byte(`{"a":{"x":1,"y":[1,2,{"z":"}"}]},"b":[[1],[2]],"c":3,"d":{"e":1}}`)
-	it := Members(doc)
+// TestNextMember walks nested objects in a single pass, threading the
+// index through, as the usage tap on streamed chunks does.
+func TestNextMember(t *testing.T) {
+	doc := []byte(` {"a":{"x":1,"y":[1, 2,{"z":"}"}]} , "b":[],"c":"d"}x`)
 	var got []string
-	for it.Next() {
-		switch string(it.Name()) {
-		case "a":
-			sub := it.Members()
-			for sub.Next() {
-				if string(sub.Name()) == "y" {
-					el := sub.Elements()
-					got = append(got, "y:"+walk(el))
-					sub.Resume(el) // a copy of el ran, not el: nothing to take
-				}
+	var walk func(i int, closer byte) int
+	walk = func(i int, closer byte) int {
+		for {
+			var name []byte
+			var v int
+			var ok bool
+			if closer == '}' {
+				name, v, ok = NextMember(doc, i)
+			} else {
+				v, ok = NextElement(doc, i)
 			}
-			it.Resume(sub)
-			if it.end < 0 {
-				t.Errorf("Resume did not take where a ends")
-			} else if string(it.Value()) != `{"x":1,"y":[1,2,{"z":"}"}]}` {
-				t.Errorf("a = %s", it.Value())
+			if !ok {
+				return v
 			}
-		case "b":
-			// Stopped early: the outer walk must skip b itself.
-			sub := it.Elements()
-			sub.Next()
-			got = append(got, "b0:"+string(sub.Value()))
-			it.Resume(sub)
-			if it.end >= 0 {
-				t.Errorf("an unfinished walk gave where b ends")
+			switch doc[v] {
+			case '{':
+				got = append(got, string(name)+":{")
+				i = walk(v+1, '}')
+			case '[':
+				got = append(got, string(name)+":[")
+				i = walk(v+1, ']')
+			default:
+				i = Skip(doc, v)
+				got = append(got, string(name)+"="+string(doc[v:i]))
 			}
-		case "c":
-			got = append(got, "c:"+string(it.Value()))
-			// A walk of another value gives nothing.
-			other := Members(doc)
-			for other.Next() {
-			}
-			it.Resume(other)
-			if string(it.Value()) != "3" {
-				t.Errorf("c = %s after resuming from another walk", it.Value())
-			}
-		case "d":
-			// Not an object: nothing walked, nothing given.
-			sub := it.Elements()
-			for sub.Next() {
-				t.Error("Elements walked an object")
-			}
-			it.Resume(sub)
-			got = append(got, "d:"+string(it.Value()))
 		}
 	}
-	if s := strings.Join(got, " "); s != `y:1 2 {"z":"}"} b0:[1] c:3 d:{"e":1}` {
-		t.Fatalf("got %s", s)
+	end := walk(SkipSpace(doc, 0)+1, '}')
+	if s := strings.Join(got, " "); s != `a:{ x=1 y:[ =1 =2 :{ z="}" b:[ c="d"` {
+		t.Errorf("walk: %s", s)
 	}
+	if string(doc[end:]) != "x" {
+		t.Errorf("the walk ended at %q, not just past the closing brace", doc[end:])
+	}
+	// Stopping at something unreadable says where.
+	for _, tt := range []struct {
+		doc  string
+		stop int
+	}{{`{"a":}`, 5}, {`{"a" 1}`, 5}, {`{a}`, 1}, {`{"a`, 3}, {``, 0}, {`{"a":`, 5}} {
+		if _, v, ok := NextMember([]byte(tt.doc), 1); ok || v != tt.stop && tt.doc != "" {
+			t.Errorf("NextMember(%s) = %d %v, want a stop at %d", tt.doc, v, ok, tt.stop)
+		}
+	}
+	if v, ok := NextElement([]byte(`[1,]`), 2); ok || v != 4 {
+		t.Errorf("NextElement at a trailing comma = %d %v, want the end of the array", v, ok)
+	}
+}
 
-	// A walk finished after the outer walk moved on gives nothing.
-	it = Members([]byte(`{"a":{"x":1},"b":2}`))
-	it.Next()
-	stale := it.Members()
-	it.Next() // to b, skipping a
-	for stale.Next() {
+func TestSkip(t *testing.T) {
+	for _, tt := range []struct {
+		b    string
+		want string
+	}{
+		{`"a\"b" x`, `"a\"b"`}, {`"a\\" x`, `"a\\"`}, {`"a\\\" x" y`, `"a\\\" x"`}, {`{"a":[1,"]"]},`, `{"a":[1,"]"]}`}, {`[[]]]`, `[[]]`},
+		{`123,`, `123`}, {`true}`, `true`}, {`null `, `null`}, {`"open`, `"open`}, {`{"a":[`, `{"a":[`},
+		{`}`, `}`}, {`,`, `,`}, {`-`, `-`},
+	} {
+		if end := Skip([]byte(tt.b), 0); tt.b[:end] != tt.want {
+			t.Errorf("Skip(%s) = %s, want %s", tt.b, tt.b[:end], tt.want)
+		}
 	}
-	it.Resume(stale)
-	if string(it.Name()) != "b" || string(it.Value()) != "2" {
-		t.Fatalf("stale walk moved the outer one: %s=%s", it.Name(), it.Value())
-	}
-	if it.Next() {
-		t.Fatal("a walk goes on past its end")
+	if Skip(nil, 0) != 0 || Skip([]byte("ab"), 2) != 2 {
+		t.Error("Skip at the end moved")
 	}
 }
 
@@ -199,7 +184,7 @@ func TestMemberAndPath(t *testing.T) {
 			}
 		}
 	}
-	if string(Path(doc)) != string(doc) {
+	if string(Path(doc)) != string(TrimSpace(doc)) {
 		t.Error("an empty path is not the document")
 	}
 	if Member([]byte(`{"a\u0062":1}`), "ab") != nil {
@@ -242,14 +227,12 @@ func TestWalkAllocs(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() {
 		for it := Members(doc); it.Next(); {
 			if string(it.Name()) == "content" {
-				el := it.Elements()
-				for el.Next() {
-					for m := el.Members(); m.Next(); {
+				for el := Elements(it.Value()); el.Next(); {
+					for m := Members(el.Value()); m.Next(); {
 						_ = Is(m.Value(), "text")
 						_ = AppendUnquote(buf[:0], m.Value())
 					}
 				}
-				it.Resume(el)
 			}
 		}
 		_ = Count(Path(doc, "usage", "output_tokens"))

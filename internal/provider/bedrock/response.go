@@ -87,7 +87,7 @@ func jsonToolOf(c *provider.Call) []byte {
 
 // decodeConverse writes a chat.completion for a Converse response.
 func (cd Codec) decodeConverse(c *provider.Call, body, dst []byte) ([]byte, openai.Usage, error) {
-	if !openai.Valid(body) {
+	if !openai.Valid(body) || !rawjson.IsObject(rawjson.TrimSpace(body)) {
 		// A cut or garbled answer must fail, not pass for a shorter one.
 		return nil, openai.Usage{}, invalidResponse(c, "Converse returned invalid JSON")
 	}
