@@ -80,6 +80,8 @@ func scanString(b []byte, i int) (end int, esc bool, err *RequestError) {
 			}
 		case c < 0x20:
 			return i, esc, syntaxError(i, "control character "+strconv.QuoteRune(rune(c))+" in string (escape it)")
+		case c < utf8.RuneSelf:
+			i++ // a plain byte of the last few, which SkipPlain leaves
 		default:
 			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n == 1 {

@@ -2,6 +2,7 @@ package rawjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
 	"unsafe"
@@ -136,11 +137,17 @@ const hexDigits = "0123456789abcdef"
 // that evaluates the text or splits lines on them). Invalid UTF-8 is
 // written as U+FFFD, so the output is always valid JSON.
 func AppendQuote(dst []byte, s string) []byte {
+	// SkipPlain reads s through a byte view, and only during the call.
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	dst = append(dst, '"')
 	start := 0 // s[start:i] is pending, needing no escape
-	for i := SkipPlain(s, 0); i < len(s); i = SkipPlain(s, i) {
+	for i := SkipPlain(b, 0); i < len(s); i = SkipPlain(b, i) {
 		c := s[i]
 		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++ // a plain byte of the last few
+				continue
+			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -162,8 +169,8 @@ func AppendQuote(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		// A run of non-ASCII text (CJK, say) is read here rather than one
-		// SkipPlain call per rune.
+		// A run of non-ASCII text (CJK, say) is read here rather than 8
+		// bytes at a time, which would stop at every rune.
 		for i < len(s) && s[i] >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])
 			switch {
@@ -207,24 +214,20 @@ func special(x uint64) uint64 {
 	return (((q - lsb) &^ q) | ((s - lsb) &^ s) | ((x - lsb*0x20) &^ x) | x) & msb
 }
 
-// SkipPlain returns the index of the first byte of s at or after i that a
-// JSON string cannot hold as it is (a quote, a backslash, a control byte)
-// or that needs a closer look (a byte of a multi-byte UTF-8 sequence), or
-// len(s). It reads 8 bytes at a time: most text is plain, and both writing
-// strings and the strict validator of client bodies spend their time here.
-func SkipPlain[T string | []byte](s T, i int) int {
-	for i+8 <= len(s) {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if m := special(x); m != 0 {
+// SkipPlain skips plain bytes of a JSON string, 8 at a time: it returns
+// the index of the first byte at or after i that a string cannot hold as
+// it is (a quote, a backslash, a control byte) or that needs a closer look
+// (a byte of a multi-byte UTF-8 sequence), or, when fewer than 8 bytes are
+// left before that, where those begin; the caller looks at the bytes from
+// there one by one. Most text is plain, and writing strings and the strict
+// validator of client bodies both spend their time here. Small enough to
+// inline into their loops.
+func SkipPlain(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 		i += 8
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			return i
-		}
 	}
 	return i
 }

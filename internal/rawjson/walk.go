@@ -29,10 +29,13 @@ import "bytes"
 // A walk that reads nested values as it goes, in a single pass, threads an
 // index through NextMember, NextElement and Skip instead.
 type Iter struct {
-	b           []byte
-	end         int // where the walk goes on: just past the current value
-	name, value []byte
-	closer      byte // '}' or ']'; 0 once the walk is over
+	b []byte
+	// The current member's name is b[name:nameEnd] (name is 0 in an
+	// array) and its value b[value:end]. Indexes rather than slices: Next
+	// then stores no pointer through its receiver, which would make
+	// escape analysis move every document walked to the heap.
+	name, nameEnd, value, end int
+	closer                    byte // '}' or ']'; 0 once the walk is over
 }
 
 // Members walks the members of the object doc; anything else has none.
@@ -67,25 +70,26 @@ func (it *Iter) Next() bool {
 		*it = Iter{}
 		return false
 	}
-	it.end = Skip(it.b, v)
-	it.name, it.value = it.b[name:nameEnd:nameEnd], it.b[v:it.end]
-	if it.closer == ']' {
-		it.name = nil
-	}
+	it.name, it.nameEnd, it.value, it.end = name, nameEnd, v, Skip(it.b, v)
 	return true
 }
 
 // Name returns the current member's name as written: without its quotes,
 // escapes not decoded. It is nil while walking an array.
-func (it *Iter) Name() []byte { return it.name }
+func (it *Iter) Name() []byte {
+	if it.name == 0 {
+		return nil
+	}
+	return it.b[it.name:it.nameEnd]
+}
 
 // NameIs reports whether the current member's name, escapes decoded, is s
 // (see Is): for the few names that must not be missed however a client
 // spelled them.
-func (it *Iter) NameIs(s string) bool { return it.name != nil && textIs(it.name, s) }
+func (it *Iter) NameIs(s string) bool { return it.name != 0 && textIs(it.b[it.name:it.nameEnd], s) }
 
 // Value returns the current member's or element's raw value.
-func (it *Iter) Value() []byte { return it.value }
+func (it *Iter) Value() []byte { return it.b[it.value:it.end] }
 
 // NextMember reads the next member of an object, from i just after its
 // '{' or after the previous member's value: it returns the member's raw
@@ -154,7 +158,10 @@ func startsValue(b []byte, i int) bool {
 // nil. Names are compared as written: a name spelled with escapes is not
 // found under its decoded spelling.
 func Member(obj []byte, name string) []byte {
-	return Path(obj, name)
+	if v, ok := find(obj, SkipSpace(obj, 0), name); ok {
+		return obj[v:Skip(obj, v)]
+	}
+	return nil
 }
 
 // Path follows nested members: Path(b, "delta", "message") is the value of
@@ -163,20 +170,29 @@ func Member(obj []byte, name string) []byte {
 func Path(doc []byte, names ...string) []byte {
 	i := SkipSpace(doc, 0)
 	for _, name := range names {
-		if i >= len(doc) || doc[i] != '{' {
+		var ok bool
+		if i, ok = find(doc, i, name); !ok {
 			return nil
-		}
-		for i++; ; i = Skip(doc, i) {
-			n, v, ok := NextMember(doc, i)
-			if !ok {
-				return nil
-			}
-			if i = v; string(n) == name {
-				break
-			}
 		}
 	}
 	return doc[i:Skip(doc, i)]
+}
+
+// find returns the index of the value of the first member called name of
+// the object at doc[i].
+func find(doc []byte, i int, name string) (int, bool) {
+	if i >= len(doc) || doc[i] != '{' {
+		return 0, false
+	}
+	for i++; ; i = Skip(doc, i) {
+		n, v, ok := NextMember(doc, i)
+		if !ok {
+			return 0, false
+		}
+		if i = v; string(n) == name {
+			return v, true
+		}
+	}
 }
 
 // Len returns the number of elements of the array doc, 0 for anything else.

@@ -63,28 +63,69 @@ func (s *stream) Usage() openai.Usage { return s.counts.usage() }
 // event is the members of an Anthropic stream event the decoder reads.
 type event struct {
 	typ, index, delta, contentBlock, message, usage, err []byte
+	d                                                    delta
+}
+
+// delta is the members of a content_block_delta's "delta", read in the
+// same pass as the event: there is one per streamed token.
+type delta struct {
+	typ, text, partial, thinking, signature []byte
 }
 
 func readEvent(data []byte) (e event) {
-	for it := rawjson.Members(data); it.Next(); {
-		switch string(it.Name()) {
+	i := rawjson.SkipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return e
+	}
+	for i++; ; {
+		name, v, ok := rawjson.NextMember(data, i)
+		if !ok {
+			return e
+		}
+		if string(name) == "delta" && data[v] == '{' {
+			i = e.d.read(data, v)
+			e.delta = data[v:i]
+			continue
+		}
+		i = rawjson.Skip(data, v)
+		switch string(name) {
 		case "type":
-			e.typ = it.Value()
+			e.typ = data[v:i]
 		case "index":
-			e.index = it.Value()
-		case "delta":
-			e.delta = it.Value()
+			e.index = data[v:i]
 		case "content_block":
-			e.contentBlock = it.Value()
+			e.contentBlock = data[v:i]
 		case "message":
-			e.message = it.Value()
+			e.message = data[v:i]
 		case "usage":
-			e.usage = it.Value()
+			e.usage = data[v:i]
 		case "error":
-			e.err = it.Value()
+			e.err = data[v:i]
 		}
 	}
-	return e
+}
+
+// read reads the delta object at b[i] and returns the index after it.
+func (d *delta) read(b []byte, i int) int {
+	for i++; ; {
+		name, v, ok := rawjson.NextMember(b, i)
+		if !ok {
+			return v
+		}
+		i = rawjson.Skip(b, v)
+		switch string(name) {
+		case "type":
+			d.typ = b[v:i]
+		case "text":
+			d.text = b[v:i]
+		case "partial_json":
+			d.partial = b[v:i]
+		case "thinking":
+			d.thinking = b[v:i]
+		case "signature":
+			d.signature = b[v:i]
+		}
+	}
 }
 
 // Event implements provider.StreamDecoder.
@@ -221,21 +262,7 @@ func (s *stream) blockDelta(dst []byte, e event) []byte {
 		return dst
 	}
 	b := &s.blocks[i]
-	var typ, text, partial, thinking, signature []byte
-	for it := rawjson.Members(e.delta); it.Next(); {
-		switch string(it.Name()) {
-		case "type":
-			typ = it.Value()
-		case "text":
-			text = it.Value()
-		case "partial_json":
-			partial = it.Value()
-		case "thinking":
-			thinking = it.Value()
-		case "signature":
-			signature = it.Value()
-		}
-	}
+	typ, text, partial, thinking, signature := e.d.typ, e.d.text, e.d.partial, e.d.thinking, e.d.signature
 	switch {
 	case rawjson.Is(typ, "text_delta") && b.kind == blockText:
 		dst = s.content(dst, text)

@@ -52,11 +52,19 @@ func (s *stream) Event(ev sse.Event, dst []byte) ([]byte, bool, error) {
 		}
 	case "content-start", "content-delta":
 		// content-start may already carry text; content-delta always does.
-		content := rawjson.Path(ev.Data, "delta", "message", "content")
-		if t := s.decode(rawjson.Member(content, "thinking")); t != "" {
+		var text, thinking []byte // one pass over the content: one per token
+		for it := rawjson.Members(rawjson.Path(ev.Data, "delta", "message", "content")); it.Next(); {
+			switch string(it.Name()) {
+			case "text":
+				text = it.Value()
+			case "thinking":
+				thinking = it.Value()
+			}
+		}
+		if t := s.decode(thinking); t != "" {
 			dst = s.w.Reasoning(s.ensureStarted(dst), t)
 		}
-		if t := s.decode(rawjson.Member(content, "text")); t != "" {
+		if t := s.decode(text); t != "" {
 			dst = s.w.Content(s.ensureStarted(dst), t)
 		}
 	case "tool-plan-delta":
