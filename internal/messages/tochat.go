@@ -1018,42 +1018,51 @@ func (w *chatWriter) toolChoice(v []byte) bool {
 	return true
 }
 
+// strAndRaw reads an object of two known members, a string (or null) and
+// a value of any type, exactly as the encoding/json fallback would accept
+// it: ok is false for another type, a duplicate, or a name encoding/json
+// would fold onto one of the two (the fallback decides those).
+func strAndRaw(obj []byte, strName, rawName string) (str, raw []byte, ok bool) {
+	if !rawjson.IsObject(obj) {
+		return nil, nil, false
+	}
+	var seen uint8
+	for it := rawjson.Members(obj); it.Next(); {
+		switch string(it.Name()) {
+		case strName:
+			if seen&1 != 0 {
+				return nil, nil, false
+			}
+			seen |= 1
+			if str, ok = strField(it.Value()); !ok {
+				return nil, nil, false
+			}
+		case rawName:
+			if seen&2 != 0 {
+				return nil, nil, false
+			}
+			seen |= 2
+			raw = it.Value()
+		default:
+			if !strictName(it.Name(), strName, rawName) {
+				return nil, nil, false
+			}
+		}
+	}
+	return str, raw, true
+}
+
 // reasoning writes thinking and output_config for a non-Claude model as
 // reasoning() maps them.
 func (w *chatWriter) reasoning(thinking, outputConfig []byte) bool {
 	effort := ""
 	if thinking != nil && !isNull(thinking) {
-		if !rawjson.IsObject(thinking) {
+		typ, budget, ok := strAndRaw(thinking, "type", "budget_tokens")
+		if !ok {
 			return false
-		}
-		var typ, budget []byte
-		var seen uint8
-		for it := rawjson.Members(thinking); it.Next(); {
-			switch string(it.Name()) {
-			case "type":
-				var ok bool
-				if seen&1 != 0 {
-					return false
-				}
-				seen |= 1
-				if typ, ok = strField(it.Value()); !ok {
-					return false
-				}
-			case "budget_tokens":
-				if seen&2 != 0 {
-					return false
-				}
-				seen |= 2
-				budget = it.Value()
-			default:
-				if !strictName(it.Name(), "type", "budget_tokens") {
-					return false
-				}
-			}
 		}
 		var n int64
 		if budget != nil && !isNull(budget) {
-			var ok bool
 			if n, ok = rawjson.Int(budget); !ok {
 				return false
 			}
@@ -1078,33 +1087,9 @@ func (w *chatWriter) reasoning(thinking, outputConfig []byte) bool {
 	var schema []byte
 	format := false
 	if outputConfig != nil && !isNull(outputConfig) {
-		if !rawjson.IsObject(outputConfig) {
+		eff, fmtv, ok := strAndRaw(outputConfig, "effort", "format")
+		if !ok {
 			return false
-		}
-		var eff, fmtv []byte
-		var seen uint8
-		for it := rawjson.Members(outputConfig); it.Next(); {
-			switch string(it.Name()) {
-			case "effort":
-				var ok bool
-				if seen&1 != 0 {
-					return false
-				}
-				seen |= 1
-				if eff, ok = strField(it.Value()); !ok {
-					return false
-				}
-			case "format":
-				if seen&2 != 0 {
-					return false
-				}
-				seen |= 2
-				fmtv = it.Value()
-			default:
-				if !strictName(it.Name(), "effort", "format") {
-					return false
-				}
-			}
 		}
 		switch {
 		case empty(eff):
@@ -1118,34 +1103,11 @@ func (w *chatWriter) reasoning(thinking, outputConfig []byte) bool {
 			return false
 		}
 		if fmtv != nil && !isNull(fmtv) {
-			if !rawjson.IsObject(fmtv) {
+			typ, sch, ok := strAndRaw(fmtv, "type", "schema")
+			if !ok {
 				return false
 			}
-			var typ []byte
-			var seen uint8
-			for it := rawjson.Members(fmtv); it.Next(); {
-				switch string(it.Name()) {
-				case "type":
-					var ok bool
-					if seen&1 != 0 {
-						return false
-					}
-					seen |= 1
-					if typ, ok = strField(it.Value()); !ok {
-						return false
-					}
-				case "schema":
-					if seen&2 != 0 {
-						return false
-					}
-					seen |= 2
-					schema = it.Value()
-				default:
-					if !strictName(it.Name(), "type", "schema") {
-						return false
-					}
-				}
-			}
+			schema = sch
 			if !is(typ, "json_schema") || schema == nil {
 				return false
 			}
